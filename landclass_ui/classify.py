@@ -1,0 +1,211 @@
+"""Fit a classifier on training samples and classify an image window by window.
+
+The chain is: :func:`prepare` (recipe -> image stack, legend, training samples), :func:`train`
+(samples -> :class:`TrainedModel`), :func:`predict_block` (one window of bands -> class and probability), and
+:func:`run` (all of it, writing the outputs with :mod:`landclass_ui.export`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .classifiers import get_spec, make_classifier
+from .imagery import ImageStack, combine_stacks, open_image
+from .legend import NODATA_CLASS, Legend
+from .recipe import Recipe
+from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
+
+__all__ = ["Prepared", "TrainedModel", "prepare", "train", "predict_block", "run", "RunResult"]
+
+
+@dataclass
+class Prepared:
+    """What a recipe resolves to before training: the image stack, the legend and the training samples."""
+
+    recipe: Recipe
+    stack: ImageStack
+    legend: Legend
+    samples: SampleTable
+    messages: list[str] = field(default_factory=list)
+
+
+def open_recipe_image(recipe: Recipe) -> ImageStack:
+    """The recipe's images as one stack (see :func:`landclass_ui.imagery.open_image`)."""
+    from .errors import RecipeError
+
+    if not recipe.images:
+        raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
+    if len(recipe.images) == 1:
+        ref = recipe.images[0]
+        return open_image(ref.path, bands=ref.bands, resolution=ref.resolution)
+    stacks = [open_image(ref.path, bands=ref.bands, resolution=ref.resolution) for ref in recipe.images]
+    return combine_stacks(stacks, [ref.path for ref in recipe.images])
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    """Open the image, read the training data, settle the legend and sample the training pixels.
+
+    When the recipe has no legend, one is derived from the training labels (:meth:`Legend.from_labels`, using
+    a ``color`` column of the training file when it has one) and stored in the recipe.
+
+    Raises
+    ------
+    LandclassError
+        Any input problem (see :mod:`landclass_ui.errors`).
+    """
+    import pandas as pd
+
+    recipe.validate()
+    stack = open_recipe_image(recipe)
+    messages = list(stack.messages)
+    frames = []
+    for ref in recipe.training:
+        if ref.kind == "points":
+            frames.append(points_frame(ref.points, crs=stack.crs))
+        else:
+            frames.append(read_training(ref.path, ref.class_field, crs=stack.crs, layer=ref.layer))
+    features = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(frames) > 1:
+        features["group"] = range(len(features))
+        features.attrs = {"messages": [m for f in frames for m in f.attrs.get("messages", [])],
+                          "source": "training data"}
+    legend = recipe.legend_object()
+    if legend is None:
+        colors = {}
+        for f in frames:
+            colors.update(legend_colors(f))
+        legend = Legend.from_labels(list(features["label"]), colors)
+        recipe.legend = legend.to_list()
+        messages.append("legend derived from the training data: " + ", ".join(
+            f"{e.value} {e.name} {e.color}" for e in legend))
+    samples = extract_samples(stack, features, legend)
+    messages.extend(samples.messages)
+    return Prepared(recipe, stack, legend, samples, messages)
+
+
+@dataclass
+class TrainedModel:
+    """A fitted estimator with what is needed to apply it: band names (feature order) and the legend."""
+
+    estimator: object
+    band_names: list[str]
+    legend: Legend
+    classifier: str
+    params: dict
+    fit_seconds: float = 0.0
+
+    @property
+    def class_values(self) -> np.ndarray:
+        """Legend values in the estimator's probability column order."""
+        return np.asarray(self.estimator.classes_)
+
+
+def train(samples: SampleTable, legend: Legend, classifier: str = "random-forest",
+          params: dict | None = None) -> TrainedModel:
+    """Fit ``classifier`` (a name from :data:`landclass_ui.classifiers.CLASSIFIERS`) on the samples.
+
+    Parameters
+    ----------
+    samples : SampleTable
+        ``features`` float32 ``(n, n_bands)`` and ``classes`` int ``(n,)``.
+    """
+    from .classifiers import parse_params
+
+    spec = get_spec(classifier)
+    full = parse_params(spec.name, params)
+    estimator = make_classifier(spec.name, full)
+    start = time.perf_counter()
+    estimator.fit(samples.features, samples.classes)
+    return TrainedModel(estimator, list(samples.band_names), legend, spec.name, full,
+                        time.perf_counter() - start)
+
+
+def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Classify one block of pixels.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        float32 ``(n_bands, height, width)``, NaN where nodata, bands in ``model.band_names`` order.
+
+    Returns
+    -------
+    classes : numpy.ndarray
+        uint8 ``(height, width)``: legend values, :data:`NODATA_CLASS` (255) where any band is nodata.
+    probability : numpy.ndarray
+        uint8 ``(height, width)``: winning-class probability in percent (0-100), 255 where nodata.
+    """
+    n_band, height, width = data.shape
+    pixels = data.reshape(n_band, -1).T
+    valid = np.isfinite(pixels).all(axis=1)
+    classes = np.full(height * width, NODATA_CLASS, np.uint8)
+    probability = np.full(height * width, 255, np.uint8)
+    if valid.any():
+        proba = model.estimator.predict_proba(pixels[valid])
+        best = proba.argmax(axis=1)
+        classes[valid] = model.class_values[best].astype(np.uint8)
+        probability[valid] = np.rint(proba[np.arange(len(best)), best] * 100).astype(np.uint8)
+    return classes.reshape(height, width), probability.reshape(height, width)
+
+
+@dataclass
+class RunResult:
+    """Paths written by :func:`run` and what happened on the way."""
+
+    classification: str
+    legend_csv: str
+    probability: str | None
+    samples_csv: str | None
+    recipe_json: str | None
+    model: TrainedModel
+    prepared: Prepared
+    messages: list[str]
+    seconds: float
+
+
+def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: str | None = None,
+        recipe_out: str | None = None, progress: bool | None = None, block: int = 512,
+        log: Callable[[str], None] | None = None) -> RunResult:
+    """Run a recipe end to end and write its outputs.
+
+    Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
+    beside it (``color,value,label``), and when asked ``<stem>_probability.tif`` (winning-class probability,
+    0-100, uint8, nodata 255), the training pixel table as CSV, and the recipe as JSON.
+
+    Raises
+    ------
+    LandclassError
+        Any input problem; nothing is left at ``output`` then.
+    """
+    from . import export
+
+    start = time.perf_counter()
+    say = log or (lambda m: None)
+    prepared = prepare(recipe)
+    for m in prepared.messages:
+        say(m)
+    counts = prepared.samples.counts()
+    say("training pixels: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if samples_out:
+        prepared.samples.to_csv(samples_out)
+    model = train(prepared.samples, prepared.legend, recipe.classifier.name, recipe.classifier.params)
+    say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(prepared.samples.frame)} pixels")
+    paths = export.write_classification(
+        output, prepared.stack, model, probability=probability, progress=progress, block=block
+    )
+    if recipe_out:
+        recipe.save(recipe_out)
+    return RunResult(
+        classification=paths.classification,
+        legend_csv=paths.legend_csv,
+        probability=paths.probability,
+        samples_csv=samples_out,
+        recipe_json=recipe_out,
+        model=model,
+        prepared=prepared,
+        messages=prepared.messages,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,195 @@
+"""The ``landclass`` command line.
+
+::
+
+    landclass classify IMAGE... --training FILE [--class-field class] -o map.tif [--probability]
+    landclass run recipe.json -o map.tif
+    landclass info IMAGE...
+    landclass sample
+
+Input errors print one line on stderr (``landclass: error: ...``) and exit with status 2, leaving no partial
+output; ``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from . import __version__
+from .errors import LandclassError
+
+EXIT_INPUT_ERROR = 2
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, help="output class map (Cloud Optimized GeoTIFF)")
+    p.add_argument("--probability", action="store_true",
+                   help="also write <stem>_probability.tif (winning-class probability, 0-100)")
+    p.add_argument("--samples-out", metavar="CSV", help="write the training pixel table (bands + class) as CSV")
+    p.add_argument("--recipe-out", metavar="JSON", help="write the recipe that was run as JSON")
+    p.add_argument("--block", type=int, default=512, help="prediction window size in pixels (default 512)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no messages or progress bar")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="landclass", description="Supervised land-cover classification of satellite imagery."
+    )
+    parser.add_argument("--version", action="version", version=f"landclass {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("classify", help="classify images from training data",
+                       description="Classify images from training polygons or points into a COG.")
+    c.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="raster file(s) (GeoTIFF/COG/VRT/JPEG2000, stacked in this order) or a Sentinel-2 .SAFE")
+    c.add_argument("-t", "--training", action="append", required=True, metavar="FILE",
+                   help="training data: GeoJSON, shapefile, GeoPackage or CSV points (repeatable)")
+    c.add_argument("--class-field", help="attribute holding the class (default: class)")
+    c.add_argument("--layer", help="layer of a multi-layer training file (GeoPackage)")
+    c.add_argument("--legend", metavar="CSV", help="legend CSV (SEPAL's code,class,color or color,value,label)")
+    c.add_argument("--bands", help="comma-separated band names to use, e.g. B02,B03,B04,B8A")
+    c.add_argument("--resolution", type=float, help="Sentinel-2 .SAFE resolution in m (10, 20 or 60)")
+    c.add_argument("--classifier", default="random-forest", help="classifier (default random-forest)")
+    c.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="classifier parameter, e.g. n_trees=50 (repeatable)")
+    c.add_argument("--name", help="recipe name (default Classification_<timestamp>)")
+    _add_run_options(c)
+
+    r = sub.add_parser("run", help="run a saved recipe", description="Run a recipe JSON file.")
+    r.add_argument("recipe", help="recipe JSON file")
+    _add_run_options(r)
+
+    i = sub.add_parser("info", help="list the bands and grid of images")
+    i.add_argument("images", nargs="+", metavar="IMAGE")
+    i.add_argument("--resolution", type=float)
+    i.add_argument("--debug", action="store_true")
+
+    s = sub.add_parser("sample", help="print the paths of the bundled sample scene")
+    s.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _recipe_from_classify(args):
+    from .classifiers import parse_param_args, parse_params
+    from .legend import Legend
+    from .recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
+
+    bands = [b.strip() for b in args.bands.split(",") if b.strip()] if args.bands else None
+    params = parse_param_args(args.param)
+    parse_params(args.classifier, params)  # fail early on a bad parameter
+    from .classifiers import get_spec
+
+    recipe = Recipe(
+        images=[ImageRef(p, None, args.resolution) for p in args.images],
+        legend=Legend.from_csv(args.legend).to_list() if args.legend else None,
+        training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
+                  for t in args.training],
+        classifier=ClassifierRef(get_spec(args.classifier).name, params),
+    )
+    if args.name:
+        recipe.name = args.name
+    if bands:
+        if len(recipe.images) == 1:
+            recipe.images[0].bands = bands
+        else:  # names refer to the combined stack: resolve per image
+            from .imagery import open_image
+
+            for ref in recipe.images:
+                names = open_image(ref.path, resolution=ref.resolution).band_names
+                ref.bands = [b for b in bands if b in names] or []
+            _check_bands(recipe, bands)
+    return recipe
+
+
+def _check_bands(recipe, bands):
+    from .errors import ImageError
+
+    found = [b for ref in recipe.images for b in ref.bands]
+    missing = [b for b in bands if b not in found]
+    if missing:
+        raise ImageError(f"band(s) {', '.join(missing)} are in none of the images")
+    for ref in recipe.images:
+        if not ref.bands:
+            raise ImageError(f"no band of {ref.path} is selected; drop the image or select one of its bands")
+
+
+def _run(args, recipe) -> int:
+    from .classify import run
+
+    log = (lambda m: None) if args.quiet else (lambda m: print(f"landclass: {m}", file=sys.stderr))
+    result = run(
+        recipe,
+        args.output,
+        probability=args.probability,
+        samples_out=args.samples_out,
+        recipe_out=args.recipe_out,
+        progress=False if args.quiet else None,
+        block=args.block,
+        log=log,
+    )
+    written = [result.classification, result.legend_csv, result.probability, result.samples_csv,
+               result.recipe_json]
+    print(f"wrote {', '.join(w for w in written if w)} in {result.seconds:.1f} s")
+    return 0
+
+
+def _info(args) -> int:
+    from .imagery import open_image
+
+    stack = open_image(args.images, resolution=args.resolution)
+    g = stack.grid
+    print(f"grid: {g.width} x {g.height} px, pixel {g.res[0]:g} x {g.res[1]:g}, {g.crs.to_string()}, "
+          f"bounds {tuple(round(v, 6) for v in g.bounds)}")
+    for b in stack.bands:
+        print(f"{b.name}\t{b.path} (band {b.index}, scale {b.scale:g}, offset {b.offset:g}, nodata {b.nodata})")
+    for m in stack.messages:
+        print(f"note: {m}")
+    return 0
+
+
+def _sample(args) -> int:
+    from .sample import sample_paths
+
+    s = sample_paths()
+    print(f"image: {s.safe}\ntraining: {s.polygons}\nclass field: {s.class_field}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``landclass`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    if not debug:
+        warnings.simplefilter("ignore")
+    try:
+        if args.command == "classify":
+            return _run(args, _recipe_from_classify(args))
+        if args.command == "run":
+            from .recipe import Recipe
+
+            return _run(args, Recipe.load(args.recipe))
+        if args.command == "info":
+            return _info(args)
+        return _sample(args)
+    except LandclassError as exc:
+        if debug:
+            raise
+        print(f"landclass: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("landclass: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure still gets one line
+        if debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"landclass: internal error: {type(exc).__name__}: {first} (rerun with --debug for the "
+              "traceback and report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

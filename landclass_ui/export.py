@@ -1,0 +1,168 @@
+"""Write classification outputs as Cloud Optimized GeoTIFFs.
+
+Prediction streams window by window into a tiled temporary GeoTIFF beside the output (memory does not grow
+with the image); rio-cogeo then writes the COG (internal overviews, ``mode`` resampling for classes) to a
+second temporary name, validates it, and renames it into place. On any error the temporary files are removed,
+so a failed run leaves nothing behind.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .legend import NODATA_CLASS
+
+__all__ = ["OutputPaths", "write_classification", "legend_path", "probability_path", "to_cog"]
+
+
+@dataclass
+class OutputPaths:
+    """Files written by :func:`write_classification`."""
+
+    classification: str
+    legend_csv: str
+    probability: str | None = None
+
+
+def legend_path(output: str | os.PathLike) -> str:
+    """``map.tif`` -> ``map_legend.csv`` (beside it)."""
+    p = Path(output)
+    return str(p.with_name(p.stem + "_legend.csv"))
+
+
+def probability_path(output: str | os.PathLike) -> str:
+    """``map.tif`` -> ``map_probability.tif`` (beside it)."""
+    p = Path(output)
+    return str(p.with_name(p.stem + "_probability.tif"))
+
+
+def _temp_name(final: Path, tag: str) -> str:
+    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".{tag}.tif", dir=final.parent)
+    os.close(fd)
+    return name
+
+
+def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None) -> None:
+    """Translate a GeoTIFF into a validated COG with rio-cogeo (deflate, 512 px blocks, internal overviews).
+
+    Raises
+    ------
+    RuntimeError
+        If the result does not validate as a COG (a bug, not a user error).
+    """
+    from rio_cogeo.cogeo import cog_translate, cog_validate
+    from rio_cogeo.profiles import cog_profiles
+
+    profile = cog_profiles.get("deflate")
+    profile.update(blockxsize=512, blockysize=512)
+    cog_translate(
+        src_path,
+        dst_path,
+        profile,
+        overview_resampling=resampling,
+        quiet=True,
+        colormap=colormap,
+        use_cog_driver=False,
+    )
+    valid, errors, _ = cog_validate(dst_path, quiet=True)
+    if not valid:
+        raise RuntimeError(f"rio-cogeo wrote an invalid COG {dst_path}: {errors}")
+
+
+def write_classification(output: str | os.PathLike, stack, model, *, probability: bool = False,
+                         progress: bool | None = None, block: int = 512) -> OutputPaths:
+    """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
+
+    Parameters
+    ----------
+    output : path
+        The class map: uint8 legend values, :data:`NODATA_CLASS` (255) as nodata, the legend's colours as its
+        colour table. ``<stem>_legend.csv`` (SEPAL's ``color,value,label``) is written beside it.
+    stack : ImageStack
+    model : TrainedModel
+    probability : bool
+        Also write ``<stem>_probability.tif``: winning-class probability 0-100 (uint8, nodata 255).
+    progress : bool or None
+        tqdm progress bar on stderr (None: only when stderr is a terminal).
+    block : int
+        Window size in pixels.
+    """
+    import rasterio
+    from tqdm import tqdm
+
+    from .classify import predict_block
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    grid = stack.grid
+    profile = dict(
+        driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="uint8", crs=grid.crs,
+        transform=grid.transform, nodata=NODATA_CLASS, tiled=True, blockxsize=256, blockysize=256,
+        compress="deflate",
+    )
+    temps: list[str] = []
+    try:
+        raw_class = _temp_name(output, "raw")
+        temps.append(raw_class)
+        raw_prob = None
+        if probability:
+            raw_prob = _temp_name(output, "rawprob")
+            temps.append(raw_prob)
+        windows = list(grid.windows(block))
+        bar = tqdm(total=grid.width * grid.height, unit="px", unit_scale=True, desc="classifying",
+                   disable=(None if progress is None else not progress))
+        with stack.reader() as read, rasterio.open(raw_class, "w", **profile) as dst_c:
+            dst_c.write_colormap(1, model.legend.colormap())
+            dst_p = rasterio.open(raw_prob, "w", **profile) if raw_prob else None
+            try:
+                for window in windows:
+                    classes, prob = predict_block(model, read(window))
+                    dst_c.write(classes, 1, window=window)
+                    if dst_p is not None:
+                        dst_p.write(prob, 1, window=window)
+                    bar.update(int(window.width * window.height))
+            finally:
+                if dst_p is not None:
+                    dst_p.close()
+                bar.close()
+        cog_class = _temp_name(output, "cog")
+        temps.append(cog_class)
+        to_cog(raw_class, cog_class, resampling="mode", colormap=model.legend.colormap())
+        cog_prob = None
+        if raw_prob:
+            cog_prob = _temp_name(output, "cogprob")
+            temps.append(cog_prob)
+            to_cog(raw_prob, cog_prob, resampling="average")
+        legend_csv = legend_path(output)
+        model.legend.to_csv(legend_csv)
+        from .recipe import default_file_mode
+
+        for name in (cog_class, cog_prob):
+            if name:
+                os.chmod(name, default_file_mode())
+        os.replace(cog_class, output)
+        prob_out = None
+        if cog_prob:
+            prob_out = probability_path(output)
+            os.replace(cog_prob, prob_out)
+        return OutputPaths(str(output), legend_csv, prob_out)
+    finally:
+        for name in temps:
+            if os.path.exists(name):
+                os.unlink(name)
+
+
+def read_class_map(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
+    """Read a class map written here: uint8 ``(height, width)`` and its rasterio profile (with colour table
+    under ``"colormap"``)."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        data = src.read(1)
+        profile = dict(src.profile)
+        profile["colormap"] = src.colormap(1)
+    return data, profile

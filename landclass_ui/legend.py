@@ -1,0 +1,305 @@
+"""The legend: one integer value, one name and one colour per class.
+
+Class values are the pixel values of the output map (uint8), so they lie in 0..254; 255 is the map's nodata.
+Names are matched to training labels case-insensitively, ignoring surrounding spaces (:func:`normalize_name`).
+
+CSV files follow SEPAL: export header ``color,value,label`` (hex colours); import guesses the columns, taking
+hex colours or three R,G,B columns (0-255).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .errors import LegendError
+
+__all__ = ["LegendEntry", "Legend", "normalize_name", "NODATA_CLASS", "DEFAULT_COLORS"]
+
+#: Value written in the class map where there is no classification (nodata, outside the image).
+NODATA_CLASS = 255
+
+#: Distinct colours handed out to classes in turn (matplotlib's "tab10", then "Dark2").
+DEFAULT_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+    "#17becf", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+)  # fmt: skip
+
+_HEX_RE = re.compile(r"^#?([0-9a-fA-F]{6})$")
+
+
+def normalize_name(name: object) -> str:
+    """The key a class name is matched by: text stripped of surrounding spaces and case-folded.
+
+    >>> normalize_name(" Farm ") == normalize_name("FARM")
+    True
+    """
+    return str(name).strip().casefold()
+
+
+def normalize_color(color: object) -> str:
+    """``'#RRGGBB'`` (lower case) from a hex string (with or without ``#``), a CSS/matplotlib colour name, or
+    an ``(r, g, b)`` tuple of 0-255 integers.
+
+    Raises
+    ------
+    LegendError
+        If the colour cannot be understood.
+    """
+    if isinstance(color, (tuple, list)) and len(color) >= 3:
+        r, g, b = (int(round(float(c))) for c in color[:3])
+        if not all(0 <= c <= 255 for c in (r, g, b)):
+            raise LegendError(f"colour {tuple(color)} has a component outside 0-255")
+        return f"#{r:02x}{g:02x}{b:02x}"
+    text = str(color).strip()
+    match = _HEX_RE.match(text)
+    if match:
+        return "#" + match.group(1).lower()
+    import matplotlib.colors as mcolors
+
+    try:
+        return mcolors.to_hex(text.lower())
+    except ValueError:
+        raise LegendError(f"colour {text!r} is not a hex colour (#RRGGBB) or a colour name") from None
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """``'#RRGGBB'`` -> ``(r, g, b)`` with 0-255 integers."""
+    c = normalize_color(color)
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One class: ``value`` (0-254, the pixel value in the map), ``name``, ``color`` (``'#rrggbb'``)."""
+
+    value: int
+    name: str
+    color: str
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "name": self.name, "color": self.color}
+
+
+class Legend:
+    """An ordered, validated list of :class:`LegendEntry`.
+
+    Raises
+    ------
+    LegendError
+        On construction, for a duplicate value, duplicate colour, duplicate or empty name, a value outside
+        0-254, or an unreadable colour.
+
+    Examples
+    --------
+    >>> legend = Legend([LegendEntry(1, "water", "#0000ff"), LegendEntry(2, "forest", "#007f46")])
+    >>> legend.value_of("Water ")
+    1
+    """
+
+    def __init__(self, entries: Iterable[LegendEntry]):
+        entries = [
+            LegendEntry(int(e.value), str(e.name).strip(), normalize_color(e.color)) for e in entries
+        ]
+        problems = validate(entries)
+        if problems:
+            raise LegendError("; ".join(problems))
+        self.entries: list[LegendEntry] = entries
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Legend) and self.entries == other.entries
+
+    def __repr__(self) -> str:
+        return f"Legend({self.entries!r})"
+
+    @property
+    def values(self) -> list[int]:
+        return [e.value for e in self.entries]
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self.entries]
+
+    def name_of(self, value: int) -> str:
+        for e in self.entries:
+            if e.value == value:
+                return e.name
+        raise LegendError(f"no class with value {value} in the legend ({self._summary()})")
+
+    def value_of(self, label: object) -> int:
+        """The value of a class given by name (matched by :func:`normalize_name`) or by value.
+
+        Raises
+        ------
+        LegendError
+            If no class matches (the message lists the legend).
+        """
+        key = normalize_name(label)
+        for e in self.entries:
+            if normalize_name(e.name) == key:
+                return e.value
+        if _is_int(label):
+            value = int(float(label))
+            if value in self.values:
+                return value
+        raise LegendError(
+            f"class {str(label).strip()!r} of the training data is not in the legend ({self._summary()}); "
+            "add it to the legend or fix the label"
+        )
+
+    def colormap(self) -> dict[int, tuple[int, int, int, int]]:
+        """``{value: (r, g, b, 255)}`` for GDAL colour tables."""
+        return {e.value: (*hex_to_rgb(e.color), 255) for e in self.entries}
+
+    def _summary(self) -> str:
+        return ", ".join(f"{e.value} {e.name}" for e in self.entries)
+
+    # --- serialization ---------------------------------------------------------------------------------
+
+    def to_list(self) -> list[dict]:
+        return [e.to_dict() for e in self.entries]
+
+    @classmethod
+    def from_list(cls, items: Sequence[dict]) -> "Legend":
+        try:
+            return cls(LegendEntry(int(d["value"]), d["name"], d["color"]) for d in items)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LegendError(f"legend entries need value, name and color ({exc})") from None
+
+    def to_csv(self, path: str | os.PathLike | None = None) -> str:
+        """Write SEPAL's legend export layout ``color,value,label``; returns the text. Written atomically."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["color", "value", "label"])
+        for e in self.entries:
+            writer.writerow([e.color, e.value, e.name])
+        text = buf.getvalue()
+        if path is not None:
+            from .recipe import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike) -> "Legend":
+        """Read a legend CSV, guessing the columns as SEPAL does.
+
+        Understood: SEPAL's ``code,class,color`` import and ``color,value,label`` export layouts, other
+        headers naming a value (``value``, ``code``, ``class_value``, ``id``), a name (``label``, ``name``,
+        ``class``, ``class_name``) and a colour (``color``, ``colour``, ``hex``) or three ``R,G,B`` /
+        ``red,green,blue`` columns (0-255).
+
+        Raises
+        ------
+        LegendError
+            If the file is missing, empty or the columns cannot be told apart.
+        """
+        try:
+            table = pd.read_csv(path, dtype=str, skipinitialspace=True).dropna(how="all")
+        except FileNotFoundError:
+            raise LegendError(f"legend file not found: {path}") from None
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
+        if table.empty:
+            raise LegendError(f"legend file {path} has no rows")
+        cols = {c.strip().lower(): c for c in table.columns}
+
+        def pick(*names):
+            return next((cols[n] for n in names if n in cols), None)
+
+        rgb = [pick("r", "red"), pick("g", "green"), pick("b", "blue")]
+        color_col = pick("color", "colour", "hex", "rgb")
+        value_col = pick("value", "code", "class_value", "classvalue", "id", "class_id")
+        name_col = pick("label", "name", "class_name", "classname", "description", "class")
+        if value_col is None and name_col is not None and name_col.lower() == "class":
+            # "class" holding integers and no other value column
+            if table[name_col].map(_is_int).all():
+                value_col, name_col = name_col, pick("label", "name", "class_name", "description")
+        if value_col is None:
+            int_cols = [c for c in table.columns if table[c].map(_is_int).all() and c not in rgb]
+            value_col = next((c for c in int_cols if table[c].is_unique), None)
+        if value_col is None or (color_col is None and None in rgb):
+            raise LegendError(
+                f"cannot find the columns of legend {path}: expected a header like 'color,value,label' "
+                f"(hex colours) or 'value,label,R,G,B'; found {', '.join(map(str, table.columns))}"
+            )
+        entries = []
+        for i, row in table.iterrows():
+            color = row[color_col] if color_col is not None else tuple(row[c] for c in rgb)
+            name = row[name_col] if name_col is not None and pd.notna(row[name_col]) else ""
+            if not _is_int(row[value_col]):
+                raise LegendError(f"legend {path}, row {i + 2}: value {row[value_col]!r} is not an integer")
+            entries.append(LegendEntry(int(float(row[value_col])), str(name), color))
+        return cls(entries)
+
+    @classmethod
+    def from_labels(cls, labels: Sequence[object], colors: dict[str, str] | None = None) -> "Legend":
+        """Derive a legend from training labels.
+
+        Integer labels keep their value and are named by it; names get values 1, 2, ... in sorted order of their
+        normalized key (so the order is stable whatever the order of the file). ``colors`` optionally maps a
+        normalized name to a colour (e.g. a ``color`` column of the training file); other classes take
+        :data:`DEFAULT_COLORS` in turn, skipping colours already used.
+        """
+        colors = dict(colors or {})
+        unique: dict[str, object] = {}
+        for label in labels:
+            unique.setdefault(normalize_name(label), label)
+        if all(_is_int(v) for v in unique.values()):
+            items = sorted((int(float(v)), str(int(float(v)))) for v in unique.values())
+        else:
+            items = [(i + 1, str(unique[k]).strip()) for i, k in enumerate(sorted(unique))]
+        used = set()
+        chosen = []
+        for value, name in items:
+            c = colors.get(normalize_name(name))
+            try:
+                c = normalize_color(c) if c else None
+            except LegendError:
+                c = None
+            if c is None or c in used:
+                c = next(x for x in DEFAULT_COLORS if x not in used)
+            used.add(c)
+            chosen.append(LegendEntry(value, name, c))
+        return cls(chosen)
+
+
+def validate(entries: Sequence[LegendEntry]) -> list[str]:
+    """Problems with a list of entries, as sentences (empty when valid). Used by the legend panel too."""
+    problems = []
+    if not entries:
+        problems.append("the legend has no class; add at least two")
+    seen_values, seen_colors, seen_names = {}, {}, {}
+    for e in entries:
+        if not 0 <= e.value < NODATA_CLASS:
+            problems.append(f"class value {e.value} is outside 0-{NODATA_CLASS - 1} ({NODATA_CLASS} is nodata)")
+        if not e.name.strip():
+            problems.append(f"class {e.value} has no name")
+        if e.value in seen_values:
+            problems.append(f"value {e.value} is used twice ({seen_values[e.value]!r} and {e.name!r})")
+        if e.color in seen_colors:
+            problems.append(f"colour {e.color} is used twice ({seen_colors[e.color]!r} and {e.name!r})")
+        key = normalize_name(e.name)
+        if key and key in seen_names:
+            problems.append(f"name {e.name!r} is used twice")
+        seen_values[e.value], seen_colors[e.color], seen_names[key] = e.name, e.name, e.name
+    return problems
+
+
+def _is_int(value: object) -> bool:
+    try:
+        f = float(str(value).strip())
+    except (TypeError, ValueError):
+        return False
+    return f.is_integer()

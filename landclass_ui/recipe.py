@@ -1,0 +1,220 @@
+"""The recipe: everything needed to make a classification, as one JSON-serializable object.
+
+A recipe holds a name, the images and their selected bands, the legend, the training data (files, or points
+collected on the map), and the classifier with its parameters. It is the single source of truth: the command
+line runs one (``landclass run recipe.json``), the dashboard edits one and saves it on every change
+(:func:`atomic_write_text`, so a crash never leaves half a file).
+
+JSON layout (``schema_version`` 1)::
+
+    {
+      "schema_version": 1,
+      "name": "Classification_2026-11-22_10-31-05",
+      "images": [{"path": "S2A_...SAFE", "bands": ["B02", "B03"], "resolution": null}],
+      "legend": [{"value": 1, "name": "FARM", "color": "#94ff00"}, ...],      # or null: from the training data
+      "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null},
+                   {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]}],
+      "classifier": {"name": "random-forest", "params": {"n_trees": 25}}
+    }
+
+Relative paths are resolved against the recipe file's folder.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .classifiers import DEFAULT_CLASSIFIER, parse_params
+from .errors import RecipeError
+from .legend import Legend
+
+__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "SCHEMA_VERSION", "atomic_write_text",
+           "default_name"]
+
+SCHEMA_VERSION = 1
+
+
+def default_name(now: _dt.datetime | None = None) -> str:
+    """SEPAL's default recipe name, ``Classification_<YYYY-MM-DD_HH-MM-SS>`` (local time)."""
+    now = now or _dt.datetime.now()
+    return "Classification_" + now.strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def default_file_mode() -> int:
+    """Permission bits of a new file under the current umask (``mkstemp`` alone gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, flushed, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, default_file_mode())
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class ImageRef:
+    """One image of the recipe: a path (raster file or ``.SAFE``), the bands to use (None: all/default) and,
+    for a ``.SAFE``, the resolution in metres (None: finest where all bands exist)."""
+
+    path: str
+    bands: list[str] | None = None
+    resolution: float | None = None
+
+
+@dataclass
+class TrainingRef:
+    """One training data set: ``kind`` ``"file"`` (``path``, ``class_field``, ``layer``) or ``"points"``
+    (``points``: ``[{"x": lon, "y": lat, "class": value}]`` in EPSG:4326)."""
+
+    kind: str = "file"
+    path: str | None = None
+    class_field: str | None = None
+    layer: str | None = None
+    points: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ClassifierRef:
+    """Classifier name (see :data:`landclass_ui.classifiers.CLASSIFIERS`) and the parameters set by the user."""
+
+    name: str = DEFAULT_CLASSIFIER
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Recipe:
+    """A classification recipe (see the module docstring for the JSON layout)."""
+
+    name: str = field(default_factory=default_name)
+    images: list[ImageRef] = field(default_factory=list)
+    legend: list[dict] | None = None
+    training: list[TrainingRef] = field(default_factory=list)
+    classifier: ClassifierRef = field(default_factory=ClassifierRef)
+    schema_version: int = SCHEMA_VERSION
+
+    # --- validation -------------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check what can be checked without reading files.
+
+        Raises
+        ------
+        RecipeError, LegendError, ClassifierError
+        """
+        if not self.images:
+            raise RecipeError(f"recipe {self.name!r} has no image; add one")
+        if not self.training:
+            raise RecipeError(f"recipe {self.name!r} has no training data; add a file or points")
+        for t in self.training:
+            if t.kind not in ("file", "points"):
+                raise RecipeError(f"unknown training data kind {t.kind!r} (expected 'file' or 'points')")
+            if t.kind == "file" and not t.path:
+                raise RecipeError("a training data file entry has no path")
+        if self.legend is not None:
+            Legend.from_list(self.legend)
+        parse_params(self.classifier.name, self.classifier.params)
+
+    def legend_object(self) -> Legend | None:
+        return None if self.legend is None else Legend.from_list(self.legend)
+
+    # --- JSON ---------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {"schema_version": d.pop("schema_version"), **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the recipe as JSON, atomically."""
+        atomic_write_text(path, self.to_json())
+
+    @classmethod
+    def from_dict(cls, d: dict, *, base: str | os.PathLike | None = None) -> "Recipe":
+        """Build a recipe from its JSON dict; relative paths are resolved against ``base``.
+
+        Raises
+        ------
+        RecipeError
+            Unknown schema version or malformed sections.
+        """
+        if not isinstance(d, dict):
+            raise RecipeError("a recipe must be a JSON object")
+        version = d.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise RecipeError(
+                f"recipe schema version {version!r} is not supported (this landclass reads {SCHEMA_VERSION})"
+            )
+
+        def resolve(p):
+            if p is None or base is None or os.path.isabs(p):
+                return p
+            return os.path.normpath(os.path.join(base, p))
+
+        try:
+            images = [ImageRef(resolve(i["path"]), i.get("bands"), i.get("resolution")) for i in d.get("images", [])]
+            training = [
+                TrainingRef(
+                    kind=t.get("kind", "file"),
+                    path=resolve(t.get("path")),
+                    class_field=t.get("class_field"),
+                    layer=t.get("layer"),
+                    points=list(t.get("points") or []),
+                )
+                for t in d.get("training", [])
+            ]
+            clf = d.get("classifier") or {}
+            recipe = cls(
+                name=str(d.get("name") or default_name()),
+                images=images,
+                legend=d.get("legend"),
+                training=training,
+                classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None
+        return recipe
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Recipe":
+        """Read a recipe JSON file.
+
+        Raises
+        ------
+        RecipeError
+            File missing, empty, not JSON, or not a recipe.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RecipeError(f"recipe file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecipeError(f"cannot read recipe {path}: {exc}") from None
+        if not text.strip():
+            raise RecipeError(f"recipe file {path} is empty")
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"recipe {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        return cls.from_dict(d, base=path.parent.resolve())
