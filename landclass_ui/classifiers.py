@@ -7,6 +7,7 @@ given on the command line as ``--param n_trees=50``. A new classifier is one :cl
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -58,6 +59,8 @@ class Param:
                 out = int(f)
             elif self.kind is float:
                 out = float(value)
+                if not math.isfinite(out):  # nan would slip through the range check
+                    raise ValueError(value)
             else:
                 out = str(value).strip()
         except (TypeError, ValueError):

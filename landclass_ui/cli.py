@@ -6,6 +6,7 @@
     landclass run recipe.json -o map.tif
     landclass info IMAGE...
     landclass sample
+    landclass demo -o sample_map.tif
 
 Input errors print one line on stderr (``landclass: error: ...``) and exit with status 2, leaving no partial
 output; ``--debug`` shows the traceback instead.
@@ -68,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="print the paths of the bundled sample scene")
     s.add_argument("--debug", action="store_true")
+
+    d = sub.add_parser("demo", help="classify the bundled sample scene from its training polygons",
+                       description="Classify the bundled Sentinel-2 sample from its training polygons.")
+    _add_run_options(d)
+    d.set_defaults(output="sample_map.tif")
+    for action in d._actions:
+        if action.dest == "output":
+            action.required = False
     return parser
 
 
@@ -149,6 +158,15 @@ def _info(args) -> int:
     return 0
 
 
+def _demo_recipe():
+    from .recipe import ImageRef, Recipe, TrainingRef
+    from .sample import sample_paths
+
+    s = sample_paths()
+    return Recipe(name="Sample_T31TCJ_2022-11-16", images=[ImageRef(s.safe)],
+                  training=[TrainingRef("file", s.polygons, s.class_field)])
+
+
 def _sample(args) -> int:
     from .sample import sample_paths
 
@@ -173,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, Recipe.load(args.recipe))
         if args.command == "info":
             return _info(args)
+        if args.command == "demo":
+            return _run(args, _demo_recipe())
         return _sample(args)
     except LandclassError as exc:
         if debug:

@@ -175,10 +175,12 @@ class ImageStack:
         """
         with contextlib.ExitStack() as stack:
             datasets: dict[str, rasterio.io.DatasetReaderBase] = {}
+            alphas: dict[str, int | None] = {}  # alpha band of a warped file without nodata (marks uncovered area)
             for band in self.bands:
                 if band.path in datasets:
                     continue
                 src = stack.enter_context(_open_raster(band.path))
+                alphas[band.path] = None
                 if not Grid.of(src).same_as(self.grid):
                     src = stack.enter_context(
                         WarpedVRT(
@@ -188,9 +190,15 @@ class ImageStack:
                             width=self.grid.width,
                             height=self.grid.height,
                             resampling=Resampling.bilinear,
-                            **({} if band.nodata is None else {"src_nodata": band.nodata, "nodata": band.nodata}),
+                            **(
+                                {"add_alpha": True}
+                                if band.nodata is None
+                                else {"src_nodata": band.nodata, "nodata": band.nodata}
+                            ),
                         )
                     )
+                    if band.nodata is None:
+                        alphas[band.path] = src.count
                 datasets[band.path] = src
 
             def read(window: Window | None = None) -> np.ndarray:
@@ -198,7 +206,7 @@ class ImageStack:
                     window = Window(0, 0, self.grid.width, self.grid.height)
                 out = np.empty((len(self.bands), int(window.height), int(window.width)), np.float32)
                 for i, band in enumerate(self.bands):
-                    out[i] = _read_band(datasets[band.path], band, window)
+                    out[i] = _read_band(datasets[band.path], band, window, alphas[band.path])
                 return out
 
             yield read
@@ -243,15 +251,18 @@ def _open_raster(path: str):
         yield src
 
 
-def _read_band(src, band: BandSource, window: Window) -> np.ndarray:
+def _read_band(src, band: BandSource, window: Window, alpha: int | None = None) -> np.ndarray:
     try:
         data = src.read(band.index, window=window, masked=True, boundless=False)
+        outside = src.read(alpha, window=window) == 0 if alpha else None
     except rasterio.errors.RasterioIOError as exc:
         raise ImageError(f"cannot read band {band.name} of {band.path}: {exc}; the file may be corrupt") from None
     values = data.data.astype(np.float32)
     mask = np.ma.getmaskarray(data)
     if band.nodata is not None:
         mask |= data.data == band.nodata
+    if outside is not None:
+        mask |= outside
     if band.scale != 1.0 or band.offset != 0.0:
         values = values * np.float32(band.scale) + np.float32(band.offset)
     values[mask] = np.nan
@@ -405,10 +416,14 @@ def read_safe(
     the product. Values are BOA reflectance ``(DN + offset) / 10000`` (see :func:`s2_offset`), float32, with
     DN 0 as nodata.
 
+    A ``resolution`` the product has no files for (e.g. 10 m in a product holding only R60m) is built by
+    resampling (bilinear) from the finest resolution each band has.
+
     Raises
     ------
     ImageError
-        If no band files are found, or a requested band or resolution is not in the product.
+        If no band files are found, a requested band is not in the product, or the resolution is not 10, 20
+        or 60.
     """
     safe = Path(path)
     files = _safe_band_files(safe)
@@ -478,7 +493,7 @@ def _read_one(path: str, **options) -> ImageStack:
         if accepts(path):
             return read(path, **options)
     if not os.path.exists(path):
-        raise ImageError(f"image not found: {path}")
+        raise ImageError(f"image not found: {path}; check the path (a raster file or a Sentinel-2 .SAFE folder)")
     raise ImageError(f"{path} is neither a raster file nor a Sentinel-2 .SAFE folder")
 
 

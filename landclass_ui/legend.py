@@ -206,10 +206,13 @@ class Legend:
             If the file is missing, empty or the columns cannot be told apart.
         """
         try:
-            table = pd.read_csv(path, dtype=str, skipinitialspace=True).dropna(how="all")
+            # only empty cells are missing: class names like "None" or "NA" must stay names
+            table = pd.read_csv(
+                path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""]
+            ).dropna(how="all")
         except FileNotFoundError:
             raise LegendError(f"legend file not found: {path}") from None
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
             raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
         if table.empty:
             raise LegendError(f"legend file {path} has no rows")
@@ -257,22 +260,42 @@ class Legend:
         for label in labels:
             unique.setdefault(normalize_name(label), label)
         if all(_is_int(v) for v in unique.values()):
-            items = sorted((int(float(v)), str(int(float(v)))) for v in unique.values())
+            # one class per value: 1, "1" and "1.0" are the same class
+            items = sorted({int(float(v)): str(int(float(v))) for v in unique.values()}.items())
         else:
             items = [(i + 1, str(unique[k]).strip()) for i, k in enumerate(sorted(unique))]
+        # first the colours given in ``colors`` (the first class keeps a colour given twice), then the others
         used = set()
-        chosen = []
+        given: dict[int, str] = {}
         for value, name in items:
             c = colors.get(normalize_name(name))
             try:
                 c = normalize_color(c) if c else None
             except LegendError:
                 c = None
-            if c is None or c in used:
-                c = next(x for x in DEFAULT_COLORS if x not in used)
-            used.add(c)
+            if c is not None and c not in used:
+                given[value] = c
+                used.add(c)
+        chosen = []
+        for value, name in items:
+            c = given.get(value)
+            if c is None:
+                c = next(x for x in _spare_colors() if x not in used)
+                used.add(c)
             chosen.append(LegendEntry(value, name, c))
         return cls(chosen)
+
+
+def _spare_colors():
+    """:data:`DEFAULT_COLORS`, then endless further colours (golden-ratio hues), for legends of many classes."""
+    import colorsys
+    import itertools
+
+    yield from DEFAULT_COLORS
+    for i in itertools.count():
+        s, v = (0.65, 0.9) if i % 2 == 0 else (0.9, 0.6)
+        r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, s, v)
+        yield normalize_color((r * 255, g * 255, b * 255))
 
 
 def validate(entries: Sequence[LegendEntry]) -> list[str]:

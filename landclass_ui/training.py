@@ -406,7 +406,9 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
 
 
 def _rows(grid, rows, cols, groups, labels, data) -> pd.DataFrame:
-    x, y = grid.transform * (np.asarray(cols) + 0.5, np.asarray(rows) + 0.5)
+    t = grid.transform  # north-up (checked when the image is opened)
+    x = t.c + (np.asarray(cols) + 0.5) * t.a
+    y = t.f + (np.asarray(rows) + 0.5) * t.e
     frame = pd.DataFrame(
         {
             "x": np.asarray(x, dtype=float),
