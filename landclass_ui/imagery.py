@@ -171,6 +171,8 @@ class ImageStack:
         """Open every file once and yield a function ``read(window) -> array``.
 
         The array is float32 of shape ``(n_bands, window.height, window.width)`` with NaN for nodata.
+        ``read(window, out_shape=(h, w))`` reads the window resampled to ``h x w`` pixels (GDAL's average, from
+        the files' overviews when they have them): the quick way to a screen-resolution view.
         Use it when reading many windows; :meth:`read` opens and closes the files for each call.
         """
         with contextlib.ExitStack() as stack:
@@ -201,20 +203,22 @@ class ImageStack:
                         alphas[band.path] = src.count
                 datasets[band.path] = src
 
-            def read(window: Window | None = None) -> np.ndarray:
+            def read(window: Window | None = None, out_shape: tuple[int, int] | None = None) -> np.ndarray:
                 if window is None:
                     window = Window(0, 0, self.grid.width, self.grid.height)
-                out = np.empty((len(self.bands), int(window.height), int(window.width)), np.float32)
+                shape = out_shape or (int(window.height), int(window.width))
+                out = np.empty((len(self.bands), *shape), np.float32)
                 for i, band in enumerate(self.bands):
-                    out[i] = _read_band(datasets[band.path], band, window, alphas[band.path])
+                    out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
                 return out
 
             yield read
 
-    def read(self, window: Window | None = None) -> np.ndarray:
-        """Read a window (default: the whole grid) as float32 ``(n_bands, height, width)``, NaN for nodata."""
+    def read(self, window: Window | None = None, out_shape: tuple[int, int] | None = None) -> np.ndarray:
+        """Read a window (default: the whole grid) as float32 ``(n_bands, height, width)``, NaN for nodata;
+        resampled to ``out_shape`` ``(height, width)`` when given."""
         with self.reader() as read:
-            return read(window)
+            return read(window, out_shape)
 
     def to_xarray(self, window: Window | None = None):
         """Read a window into an ``xarray.DataArray`` with dims ``(band, y, x)`` and the CRS set (rioxarray).
@@ -251,10 +255,12 @@ def _open_raster(path: str):
         yield src
 
 
-def _read_band(src, band: BandSource, window: Window, alpha: int | None = None) -> np.ndarray:
+def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
+               out_shape: tuple[int, int] | None = None) -> np.ndarray:
+    sized = {} if out_shape is None else {"out_shape": out_shape, "resampling": Resampling.average}
     try:
-        data = src.read(band.index, window=window, masked=True, boundless=False)
-        outside = src.read(alpha, window=window) == 0 if alpha else None
+        data = src.read(band.index, window=window, masked=True, boundless=False, **sized)
+        outside = src.read(alpha, window=window, **sized) == 0 if alpha else None
     except rasterio.errors.RasterioIOError as exc:
         raise ImageError(f"cannot read band {band.name} of {band.path}: {exc}; the file may be corrupt") from None
     values = data.data.astype(np.float32)

@@ -1,0 +1,219 @@
+"""Live classification for the map: retrain on every training change and re-render quickly.
+
+Instead of the full scene at full resolution, :class:`LiveClassifier` classifies
+
+* the whole scene at a coarse scale (at most ``overview_px`` pixels a side, read once and kept in memory), for
+  zoomed-out views, and
+* the visible extent at screen resolution (:meth:`LiveClassifier.classify_view`), for zoomed-in views.
+
+Each result is written as a small uint8 GeoTIFF with the legend's colour table (what the tile server serves
+fastest) under a new file name per version, so browsers and tile caches never show a stale map. Training samples
+are taken at full resolution from the image, as in the exported map.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from rasterio.windows import Window
+
+from .classify import TrainedModel, predict_block, train
+from .errors import LandclassError
+from .imagery import Grid, ImageStack
+from .legend import NODATA_CLASS, Legend
+from .recipe import Recipe
+from .training import SampleTable, extract_samples, points_frame, read_training
+
+__all__ = ["LiveClassifier", "LiveResult"]
+
+
+@dataclass
+class LiveResult:
+    """One live classification: the class raster and the probability raster it wrote, and how it went."""
+
+    version: int
+    classification: str
+    probability: str
+    grid: Grid
+    model: TrainedModel
+    n_samples: int
+    fit_seconds: float
+    predict_seconds: float
+
+
+class LiveClassifier:
+    """Trains on a recipe's training data and classifies a coarse whole-scene view or the visible extent.
+
+    Parameters
+    ----------
+    stack : ImageStack
+        The recipe's image.
+    workdir : path
+        Folder for the small rasters served as tiles.
+    overview_px : int
+        Longest side, in pixels, of the whole-scene view.
+
+    Thread safety: :meth:`update` and :meth:`classify_view` may be called from a worker thread; one runs at a
+    time.
+    """
+
+    def __init__(self, stack: ImageStack, workdir: str | os.PathLike, *, overview_px: int = 1024):
+        self.stack = stack
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        g = stack.grid
+        factor = max(1.0, max(g.width, g.height) / overview_px)
+        shape = (max(1, int(round(g.height / factor))), max(1, int(round(g.width / factor))))
+        transform = g.transform * Affine.scale(g.width / shape[1], g.height / shape[0])
+        self.overview_grid = Grid(g.crs, transform, shape[1], shape[0])
+        self._overview: np.ndarray | None = None
+        self._file_samples: dict[tuple, SampleTable] = {}
+        self._lock = threading.Lock()
+        self._version = 0
+        self.model: TrainedModel | None = None
+
+    # --- data ---------------------------------------------------------------------------------------------
+
+    def overview(self) -> np.ndarray:
+        """The whole scene at the coarse scale: float32 ``(n_bands, h, w)``, NaN for nodata (cached)."""
+        if self._overview is None:
+            self._overview = self.stack.read(None, self.overview_grid.shape)
+        return self._overview
+
+    def samples(self, recipe: Recipe, legend: Legend) -> SampleTable | None:
+        """Training pixels of the recipe (files sampled once and cached); None with fewer than two classes."""
+        import pandas as pd
+
+        tables = []
+        for ref in recipe.training:
+            try:
+                if ref.kind == "points":
+                    if not ref.points:
+                        continue
+                    frame = points_frame(ref.points, crs=self.stack.crs)
+                    tables.append(self._extract(frame, legend))
+                else:
+                    key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
+                           tuple(legend.values), tuple(legend.names))
+                    if key not in self._file_samples:
+                        frame = read_training(ref.path, ref.class_field, crs=self.stack.crs, layer=ref.layer)
+                        self._file_samples[key] = self._extract(frame, legend)
+                    tables.append(self._file_samples[key])
+            except _TooFew:
+                continue
+        tables = [t for t in tables if t is not None and len(t.frame)]
+        if not tables:
+            return None
+        frame = pd.concat([t.frame for t in tables], ignore_index=True)
+        if frame["class"].nunique() < 2:
+            return None
+        return SampleTable(frame, tables[0].band_names, [m for t in tables for m in t.messages])
+
+    def _extract(self, frame, legend: Legend) -> SampleTable:
+        from .errors import TrainingDataError
+
+        try:
+            return extract_samples(self.stack, frame, legend)
+        except TrainingDataError as exc:
+            if "fewer than two classes" in str(exc):
+                # one class alone is fine here: it may be completed by another data set
+                raise _TooFew() from None
+            raise
+
+    # --- classification -----------------------------------------------------------------------------------
+
+    def fit(self, recipe: Recipe, legend: Legend) -> TrainedModel | None:
+        """Train the recipe's classifier; None while fewer than two classes have training pixels."""
+        samples = self.samples(recipe, legend)
+        if samples is None:
+            self.model = None
+            return None
+        self.model = train(samples, legend, recipe.classifier.name, recipe.classifier.params)
+        self.model.n_samples = len(samples.frame)
+        return self.model
+
+    def update(self, recipe: Recipe, legend: Legend) -> LiveResult | None:
+        """Retrain and classify the whole scene at the coarse scale.
+
+        Returns None while the training data hold fewer than two classes.
+
+        Raises
+        ------
+        LandclassError
+            Training data that cannot be used (unknown class, ...).
+        """
+        with self._lock:
+            model = self.fit(recipe, legend)
+            if model is None:
+                return None
+            return self._predict(model, self.overview(), self.overview_grid, "overview")
+
+    def classify_view(self, bounds: tuple[float, float, float, float], size: tuple[int, int],
+                      crs="EPSG:4326") -> LiveResult | None:
+        """Classify the extent ``bounds`` (``west, south, east, north`` in ``crs``) at ``size`` ``(w, h)``
+        screen pixels (never finer than the image). Needs a model from :meth:`update`; None without one or
+        when the extent misses the image."""
+        from rasterio.warp import transform_bounds
+        import rasterio.errors
+        import rasterio.windows
+
+        with self._lock:
+            if self.model is None:
+                return None
+            g = self.stack.grid
+            left, bottom, right, top = transform_bounds(crs, g.crs, *bounds, densify_pts=21)
+            win = rasterio.windows.from_bounds(left, bottom, right, top, transform=g.transform)
+            full = Window(0, 0, g.width, g.height)
+            try:
+                win = win.round_offsets(op="floor").round_lengths(op="ceil").intersection(full)
+            except rasterio.errors.WindowError:  # the view misses the image
+                return None
+            w = max(1, min(int(win.width), int(size[0])))
+            h = max(1, min(int(win.height), int(size[1])))
+            transform = g.window_transform(win) * Affine.scale(win.width / w, win.height / h)
+            data = self.stack.read(win, (h, w))
+            return self._predict(self.model, data, Grid(g.crs, transform, w, h), "view")
+
+    def _predict(self, model: TrainedModel, data: np.ndarray, grid: Grid, tag: str) -> LiveResult:
+        import rasterio
+
+        start = time.perf_counter()
+        classes, prob = predict_block(model, data)
+        predict_seconds = time.perf_counter() - start
+        self._version += 1
+        v = self._version
+        profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="uint8",
+                       crs=grid.crs, transform=grid.transform, nodata=NODATA_CLASS, tiled=True,
+                       blockxsize=256, blockysize=256, compress="deflate")
+        paths = []
+        for name, array in ((f"{tag}_class_{v}.tif", classes), (f"{tag}_probability_{v}.tif", prob)):
+            path = self.workdir / name
+            tmp = self.workdir / f".{name}.tmp"
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(array, 1)
+                if "class" in name:
+                    dst.write_colormap(1, model.legend.colormap())
+            os.replace(tmp, path)
+            paths.append(str(path))
+        self._cleanup(tag, keep=v)
+        return LiveResult(v, paths[0], paths[1], grid, model, getattr(model, "n_samples", 0),
+                          model.fit_seconds, predict_seconds)
+
+    def _cleanup(self, tag: str, keep: int) -> None:
+        """Remove all but the last three versions of ``tag`` rasters (tiles may still be loading)."""
+        for path in self.workdir.glob(f"{tag}_*_*.tif"):
+            try:
+                version = int(path.stem.rsplit("_", 1)[1])
+            except ValueError:
+                continue
+            if version < keep - 2 * 3:
+                path.unlink(missing_ok=True)
+
+
+class _TooFew(LandclassError):
+    pass

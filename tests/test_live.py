@@ -1,0 +1,126 @@
+"""Live classification (coarse whole scene, visible extent) and the recipe store (autosave, undo)."""
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+
+from landclass_ui.imagery import open_image
+from landclass_ui.legend import Legend
+from landclass_ui.live import LiveClassifier
+from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
+from landclass_ui.sample import sample_paths
+from landclass_ui.store import RecipeStore
+
+SAMPLE = sample_paths()
+LEGEND = Legend.from_list([{"value": 1, "name": "FARM", "color": "#94ff00"},
+                           {"value": 2, "name": "FOREST", "color": "#007f46"},
+                           {"value": 3, "name": "WATER", "color": "#0094ff"}])
+TO_LONLAT = Transformer.from_crs("EPSG:32631", "EPSG:4326", always_xy=True)
+
+
+def lonlat(row, col):
+    return TO_LONLAT.transform(300000 + (col + 0.5) * 60, 4900020 - (row + 0.5) * 60)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    return LiveClassifier(open_image(SAMPLE.safe), tmp_path_factory.mktemp("live"), overview_px=457)
+
+
+def recipe_with(points):
+    return Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
+                  training=[TrainingRef("points", points=points)])
+
+
+def test_no_map_before_two_classes(live):
+    x, y = lonlat(300, 300)
+    assert live.update(recipe_with([]), LEGEND) is None
+    assert live.update(recipe_with([{"x": x, "y": y, "class": 1}]), LEGEND) is None
+
+
+def test_overview_from_polygons_agrees_with_the_full_map(live, tmp_path):
+    from landclass_ui.classify import run
+
+    recipe = Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
+                    training=[TrainingRef("file", SAMPLE.polygons, "class")])
+    result = live.update(recipe, LEGEND)
+    with rasterio.open(result.classification) as src:
+        coarse = src.read(1)
+        assert src.shape == (457, 457) and src.crs.to_epsg() == 32631
+        assert src.colormap(1)[3][:3] == (0, 0x94, 0xFF)
+        bounds = src.bounds
+    assert bounds == pytest.approx((300000, 4790220, 409800, 4900020))
+    full = run(recipe, str(tmp_path / "full.tif"), progress=False)
+    with rasterio.open(full.classification) as src:
+        fine = src.read(1, out_shape=(457, 457), resampling=rasterio.enums.Resampling.mode)
+    # a coarse pixel averages 4 x 4 image pixels, so mixed pixels may take another class: most agree
+    agreement = (coarse == fine).mean()
+    assert agreement > 0.75, agreement
+    with rasterio.open(result.probability) as src:
+        prob = src.read(1)
+    assert prob.max() <= 100 and prob.min() >= 33
+
+
+def test_each_update_writes_a_new_version(live):
+    points = [{"x": lonlat(254, 763)[0], "y": lonlat(254, 763)[1], "class": 3},
+              {"x": lonlat(900, 900)[0], "y": lonlat(900, 900)[1], "class": 2}]
+    first = live.update(recipe_with(points), LEGEND)
+    points.append({"x": lonlat(1500, 200)[0], "y": lonlat(1500, 200)[1], "class": 1})
+    second = live.update(recipe_with(points), LEGEND)
+    assert second.version > first.version and second.classification != first.classification
+    assert second.n_samples == 3
+    with rasterio.open(second.classification) as src:
+        assert set(np.unique(src.read(1))) <= {1, 2, 3}
+
+
+def test_view_is_classified_at_screen_resolution(live):
+    recipe = Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
+                    training=[TrainingRef("file", SAMPLE.polygons, "class")])
+    live.update(recipe, LEGEND)
+    # a 200 x 100 pixel part of the scene shown on a 100 x 50 pixel screen area
+    west, north = TO_LONLAT.transform(300000 + 600 * 60, 4900020 - 500 * 60)
+    east, south = TO_LONLAT.transform(300000 + 800 * 60, 4900020 - 600 * 60)
+    view = live.classify_view((west, south, east, north), (100, 50))
+    with rasterio.open(view.classification) as src:
+        assert src.width <= 110 and src.height <= 60
+        left, bottom, right, top = src.bounds
+    assert left <= 300000 + 600 * 60 + 60 and right >= 300000 + 800 * 60 - 60
+    assert live.classify_view((20.0, 10.0, 21.0, 11.0), (100, 100)) is None  # elsewhere on Earth
+
+
+def test_store_saves_every_edit_and_undoes(tmp_path):
+    path = tmp_path / "recipe.json"
+    store = RecipeStore.open(path, lambda: recipe_with([]))
+    seen = []
+    store.observe(seen.append)
+    store.edit("add point", lambda r: r.training[0].points.append({"x": 1.0, "y": 43.5, "class": 1}))
+    store.edit("add point", lambda r: r.training[0].points.append({"x": 1.1, "y": 43.6, "class": 2}))
+    assert len(json.loads(path.read_text())["training"][0]["points"]) == 2
+    assert store.undo() == "add point"
+    assert len(json.loads(path.read_text())["training"][0]["points"]) == 1
+    assert seen == ["add point", "add point", "undo add point"]
+    reopened = RecipeStore.open(path, lambda: recipe_with([]))
+    assert reopened.recipe.training[0].points == [{"x": 1.0, "y": 43.5, "class": 1}]
+
+
+def test_store_failed_edit_changes_nothing(tmp_path):
+    store = RecipeStore.open(tmp_path / "r.json", lambda: recipe_with([]))
+
+    def bad(recipe):
+        recipe.name = "half done"
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        store.edit("bad", bad)
+    assert store.recipe.name != "half done" and not store.can_undo
+
+
+def test_store_keeps_a_corrupt_file_aside(tmp_path):
+    path = tmp_path / "recipe.json"
+    path.write_text("{ not json")
+    store = RecipeStore.open(path, lambda: recipe_with([]))
+    assert (tmp_path / "recipe.json.corrupt").read_text() == "{ not json"
+    assert "not valid JSON" in store.opened_message
+    assert json.loads(path.read_text())["schema_version"] == 1
