@@ -33,16 +33,21 @@ class Prepared:
 
 
 def open_recipe_image(recipe: Recipe) -> ImageStack:
-    """The recipe's images as one stack (see :func:`landclass_ui.imagery.open_image`)."""
+    """The recipe's images as one stack (see :func:`landclass_ui.imagery.open_image`), with the recipe's
+    auxiliary layers (:mod:`landclass_ui.auxiliary`) appended as bands."""
     from .errors import RecipeError
 
     if not recipe.images:
         raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
+    from .auxiliary import add_auxiliary
+
     if len(recipe.images) == 1:
         ref = recipe.images[0]
-        return open_image(ref.path, bands=ref.bands, resolution=ref.resolution)
-    stacks = [open_image(ref.path, bands=ref.bands, resolution=ref.resolution) for ref in recipe.images]
-    return combine_stacks(stacks, [ref.path for ref in recipe.images])
+        stack = open_image(ref.path, bands=ref.bands, resolution=ref.resolution)
+    else:
+        stacks = [open_image(ref.path, bands=ref.bands, resolution=ref.resolution) for ref in recipe.images]
+        stack = combine_stacks(stacks, [ref.path for ref in recipe.images])
+    return add_auxiliary(stack, recipe.auxiliary) if recipe.auxiliary else stack
 
 
 def prepare(recipe: Recipe) -> Prepared:
@@ -168,7 +173,8 @@ class RunResult:
 
 def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: str | None = None,
         recipe_out: str | None = None, progress: bool | None = None, block: int = 512,
-        log: Callable[[str], None] | None = None) -> RunResult:
+        log: Callable[[str], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run a recipe end to end and write its outputs.
 
     Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
@@ -194,7 +200,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: 
     model = train(prepared.samples, prepared.legend, recipe.classifier.name, recipe.classifier.params)
     say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(prepared.samples.frame)} pixels")
     paths = export.write_classification(
-        output, prepared.stack, model, probability=probability, progress=progress, block=block
+        output, prepared.stack, model, probability=probability, progress=progress, block=block,
+        on_progress=on_progress,
     )
     if recipe_out:
         recipe.save(recipe_out)

@@ -11,6 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -26,6 +27,18 @@ class OutputPaths:
     classification: str
     legend_csv: str
     probability: str | None = None
+
+
+#: SEPAL's class-probability palette, from 0 % to 100 %.
+PROBABILITY_COLORS = ("#000000", "#8b0000", "#ff0000", "#ffa500", "#ffff00", "#008000")
+
+
+def probability_colormap() -> dict[int, tuple[int, int, int, int]]:
+    """GDAL colour table for a 0-100 probability raster: :data:`PROBABILITY_COLORS` interpolated."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list("probability", PROBABILITY_COLORS, N=101)
+    return {i: tuple(int(round(c * 255)) for c in cmap(i)[:3]) + (255,) for i in range(101)}
 
 
 def legend_path(output: str | os.PathLike) -> str:
@@ -74,7 +87,8 @@ def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colorma
 
 
 def write_classification(output: str | os.PathLike, stack, model, *, probability: bool = False,
-                         progress: bool | None = None, block: int = 512) -> OutputPaths:
+                         progress: bool | None = None, block: int = 512,
+                         on_progress: Callable[[int, int], None] | None = None) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -90,6 +104,8 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         tqdm progress bar on stderr (None: only when stderr is a terminal).
     block : int
         Window size in pixels.
+    on_progress : callable, optional
+        Called as ``on_progress(done_pixels, total_pixels)`` after each window (the dashboard's progress bar).
     """
     import rasterio
     from tqdm import tqdm
@@ -118,6 +134,9 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         with stack.reader() as read, rasterio.open(raw_class, "w", **profile) as dst_c:
             dst_c.write_colormap(1, model.legend.colormap())
             dst_p = rasterio.open(raw_prob, "w", **profile) if raw_prob else None
+            if dst_p is not None:
+                dst_p.write_colormap(1, probability_colormap())
+            done = 0
             try:
                 for window in windows:
                     classes, prob = predict_block(model, read(window))
@@ -125,6 +144,9 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                     if dst_p is not None:
                         dst_p.write(prob, 1, window=window)
                     bar.update(int(window.width * window.height))
+                    done += int(window.width * window.height)
+                    if on_progress is not None:
+                        on_progress(done, grid.width * grid.height)
             finally:
                 if dst_p is not None:
                     dst_p.close()
@@ -136,7 +158,7 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         if raw_prob:
             cog_prob = _temp_name(output, "cogprob")
             temps.append(cog_prob)
-            to_cog(raw_prob, cog_prob, resampling="average")
+            to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap())
         legend_csv = legend_path(output)
         model.legend.to_csv(legend_csv)
         from .recipe import default_file_mode

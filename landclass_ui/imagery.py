@@ -179,7 +179,7 @@ class ImageStack:
             datasets: dict[str, rasterio.io.DatasetReaderBase] = {}
             alphas: dict[str, int | None] = {}  # alpha band of a warped file without nodata (marks uncovered area)
             for band in self.bands:
-                if band.path in datasets:
+                if band.path in datasets or band.path.startswith("aux:"):
                     continue
                 src = stack.enter_context(_open_raster(band.path))
                 alphas[band.path] = None
@@ -209,7 +209,12 @@ class ImageStack:
                 shape = out_shape or (int(window.height), int(window.width))
                 out = np.empty((len(self.bands), *shape), np.float32)
                 for i, band in enumerate(self.bands):
-                    out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
+                    if band.path.startswith("aux:"):  # computed on the grid (landclass_ui.auxiliary)
+                        from .auxiliary import compute
+
+                        out[i] = compute(band, self.grid, window, out_shape)
+                    else:
+                        out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
                 return out
 
             yield read

@@ -23,7 +23,8 @@ from affine import Affine
 from rasterio.windows import Window
 
 from .classify import TrainedModel, predict_block, train
-from .errors import LandclassError
+from .export import probability_colormap
+from .errors import LandclassError, LegendError, NoOverlapError
 from .imagery import Grid, ImageStack
 from .legend import NODATA_CLASS, Legend
 from .recipe import Recipe
@@ -73,9 +74,11 @@ class LiveClassifier:
         self.overview_grid = Grid(g.crs, transform, shape[1], shape[0])
         self._overview: np.ndarray | None = None
         self._file_samples: dict[tuple, SampleTable] = {}
+        self._point_values: dict[tuple, object] = {}
         self._lock = threading.Lock()
         self._version = 0
         self.model: TrainedModel | None = None
+        self.messages: list[str] = []
 
     # --- data ---------------------------------------------------------------------------------------------
 
@@ -93,10 +96,8 @@ class LiveClassifier:
         for ref in recipe.training:
             try:
                 if ref.kind == "points":
-                    if not ref.points:
-                        continue
-                    frame = points_frame(ref.points, crs=self.stack.crs)
-                    tables.append(self._extract(frame, legend))
+                    if ref.points:
+                        tables.append(self._point_samples(ref.points, legend))
                 else:
                     key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
                            tuple(legend.values), tuple(legend.names))
@@ -106,6 +107,7 @@ class LiveClassifier:
                     tables.append(self._file_samples[key])
             except _TooFew:
                 continue
+        self.messages = [m for t in tables if t is not None for m in t.messages]
         tables = [t for t in tables if t is not None and len(t.frame)]
         if not tables:
             return None
@@ -113,6 +115,40 @@ class LiveClassifier:
         if frame["class"].nunique() < 2:
             return None
         return SampleTable(frame, tables[0].band_names, [m for t in tables for m in t.messages])
+
+    def _point_samples(self, points: list[dict], legend: Legend) -> SampleTable:
+        """Samples of collected points; each point's band values are read once and cached (a click then costs
+        one pixel read, not a read of the area the points span)."""
+        import pandas as pd
+
+        missing = [p for p in points if (p["x"], p["y"]) not in self._point_values]
+        if missing:
+            frame = points_frame([{**p, "class": legend.values[0]} for p in missing], crs=self.stack.crs)
+            try:
+                table = extract_samples(self.stack, frame, legend, min_classes=0)
+                rows = table.frame
+            except NoOverlapError:
+                rows = pd.DataFrame(columns=["group", "x", "y", "row", "col", *self.stack.band_names])
+            found = {int(r["group"]): r for r in rows.to_dict("records")}
+            for i, p in enumerate(missing):
+                self._point_values[(p["x"], p["y"])] = found.get(i)  # None: outside the image or on nodata
+        names = {e.value: e.name for e in legend}
+        records, outside = [], 0
+        for i, p in enumerate(points):
+            row = self._point_values[(p["x"], p["y"])]
+            if row is None:
+                outside += 1
+                continue
+            value = int(p["class"])
+            if value not in names:
+                raise LegendError(f"a training point has class {value}, which is not in the legend; add the "
+                                  "class in LEG or relabel the point")
+            record = {"x": row["x"], "y": row["y"], "row": row["row"], "col": row["col"], "group": i,
+                      "class": value, "label": names[value]}
+            record.update({b: row[b] for b in self.stack.band_names})
+            records.append(record)
+        messages = [f"{outside} point(s) outside the image or on nodata ignored"] if outside else []
+        return SampleTable(pd.DataFrame.from_records(records), list(self.stack.band_names), messages)
 
     def _extract(self, frame, legend: Legend) -> SampleTable:
         from .errors import TrainingDataError
@@ -196,8 +232,7 @@ class LiveClassifier:
             tmp = self.workdir / f".{name}.tmp"
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.write(array, 1)
-                if "class" in name:
-                    dst.write_colormap(1, model.legend.colormap())
+                dst.write_colormap(1, model.legend.colormap() if "class" in name else probability_colormap())
             os.replace(tmp, path)
             paths.append(str(path))
         self._cleanup(tag, keep=v)

@@ -14,7 +14,8 @@ JSON layout (``schema_version`` 1)::
       "legend": [{"value": 1, "name": "FARM", "color": "#94ff00"}, ...],      # or null: from the training data
       "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null},
                    {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]}],
-      "classifier": {"name": "random-forest", "params": {"n_trees": 25}}
+      "classifier": {"name": "random-forest", "params": {"n_trees": 25}},
+      "auxiliary": ["latitude"]                                              # extra layers on the image grid
     }
 
 Relative paths are resolved against the recipe file's folder.
@@ -109,6 +110,7 @@ class Recipe:
     legend: list[dict] | None = None
     training: list[TrainingRef] = field(default_factory=list)
     classifier: ClassifierRef = field(default_factory=ClassifierRef)
+    auxiliary: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     # --- validation -------------------------------------------------------------------------------------
@@ -190,6 +192,7 @@ class Recipe:
                 legend=d.get("legend"),
                 training=training,
                 classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
+                auxiliary=[str(a) for a in d.get("auxiliary") or []],
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None

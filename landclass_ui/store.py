@@ -70,8 +70,14 @@ class RecipeStore:
         self._observers.append(callback)
 
     def _notify(self, label: str) -> None:
+        """Tell every observer; one failing observer does not stop the others (its traceback is logged)."""
+        import traceback
+
         for callback in list(self._observers):
-            callback(label)
+            try:
+                callback(label)
+            except Exception:
+                traceback.print_exc()
 
     def save(self) -> None:
         if self.path:

@@ -269,7 +269,8 @@ class SampleTable:
         atomic_write_text(path, self.frame.to_csv(index=False))
 
 
-def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int = 1024) -> SampleTable:
+def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int = 1024,
+                    min_classes: int = 2) -> SampleTable:
     """Sample the image's pixels under labelled features.
 
     Parameters
@@ -281,6 +282,9 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
         Labels are mapped to legend values (:meth:`Legend.value_of`).
     block : int
         Rasterize and read in blocks of this many pixels a side (memory stays bounded).
+    min_classes : int
+        Fewest classes with valid pixels accepted (2 for a classification; 0 to sample anything, e.g. a few new
+        points to add to others).
 
     Raises
     ------
@@ -340,7 +344,8 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
             if len(pts):
                 r0, c0 = rows.min(), cols.min()
                 win = Window(c0, r0, cols.max() - c0 + 1, rows.max() - r0 + 1)
-                if win.width * win.height > 4 * block * block:  # scattered: read pixel by pixel
+                # few points scattered over a large area: read pixel by pixel (GDAL caches the blocks)
+                if win.width * win.height > 4 * block * block or len(pts) * 256 * 256 < win.width * win.height:
                     data = np.stack([read(Window(c, r, 1, 1))[:, 0, 0] for r, c in zip(rows, cols)])
                 else:
                     arr = read(win)
@@ -383,7 +388,7 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
         frame = _rows(grid, np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0, object),
                       np.zeros((0, n_band), np.float32))
     frame.columns = [*frame.columns[: -n_band], *band_names]
-    if len(frame) == 0:
+    if len(frame) == 0 and min_classes > 0:
         raise NoOverlapError(
             f"no pixel centre of the image falls inside the features of {source}; polygons smaller than a "
             f"pixel ({grid.res[0]:g} {grid.crs.linear_units or 'units'}) take no sample: draw larger polygons "
@@ -396,7 +401,7 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
     frame.insert(5, "class", frame["label"].map(values).astype(np.int64))
     frame["label"] = frame["class"].map({e.value: e.name for e in legend})
     classes = frame["class"].unique()
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         names = ", ".join(legend.name_of(int(v)) for v in classes) or "none"
         raise TrainingDataError(
             f"training data have valid pixels of fewer than two classes ({names}); a classification needs at "

@@ -1,0 +1,136 @@
+"""Display copies of an image for the map: 8-bit colour composites with a percentile stretch.
+
+The tile server renders uint8 rasters with overviews fast (no per-tile statistics); raw uint16/float bands
+are slow (see ../shared/notes/STACK.md). A composite is written once per image and band choice into a cache
+folder and reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .imagery import ImageStack
+
+__all__ = ["COMPOSITES", "composite_bands", "make_composite", "make_empty"]
+
+#: Named composites as band roles (red, green, blue channels).
+COMPOSITES = {
+    "true colour": ("red", "green", "blue"),
+    "false colour (NIR, red, green)": ("nir", "red", "green"),
+}
+
+#: Band names per role for Sentinel-2 (B8A preferred over B08 when only 20/60 m bands are present).
+S2_ROLES = {"blue": ("B02",), "green": ("B03",), "red": ("B04",), "nir": ("B08", "B8A")}
+
+
+def composite_bands(band_names: Sequence[str], composite: str = "true colour") -> list[str]:
+    """The three band names of a named composite, from Sentinel-2 band names when present, else the first
+    three bands (true colour) or bands 4, 3, 2 (false colour) of the stack.
+
+    >>> composite_bands(["B02", "B03", "B04", "B8A"], "false colour (NIR, red, green)")
+    ['B8A', 'B04', 'B03']
+    """
+    names = list(band_names)
+    roles = COMPOSITES[composite]
+    chosen = []
+    for role in roles:
+        match = next((b for b in S2_ROLES[role] if b in names), None)
+        if match is None:
+            break
+        chosen.append(match)
+    if len(chosen) == 3:
+        return chosen
+    if len(names) < 3:
+        return [names[0]] * 3
+    if composite.startswith("false") and len(names) >= 4:
+        return [names[3], names[2], names[1]]
+    return names[:3] if not composite.startswith("true") else [names[2], names[1], names[0]]
+
+
+def _key(stack: ImageStack, bands: Sequence[str]) -> str:
+    sources = [(b.path, b.index, b.scale, b.offset, os.path.getmtime(b.path)) for b in stack.bands
+               if b.name in bands]
+    text = json.dumps([sources, list(bands), stack.grid.width, stack.grid.height], default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.PathLike,
+                   *, percentiles: tuple[float, float] = (2, 98), max_px: int = 4096) -> str:
+    """Write (once) a 3-band uint8 COG of ``bands`` (red, green, blue order) stretched per band between the
+    given percentiles (computed on a reduced view), 0 as nodata, with overviews; returns its path.
+
+    The copy is at most ``max_px`` pixels a side (larger scenes are averaged down; the map's detail comes
+    from the live classification, which reads the full-resolution bands).
+    """
+    import rasterio
+    from affine import Affine
+    from .export import to_cog
+
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"composite_{_key(stack, bands)}.tif"
+    if path.exists():
+        return str(path)
+    sub = stack.select(list(bands))
+    g = stack.grid
+    factor = max(1.0, max(g.width, g.height) / max_px)
+    shape = (max(1, int(round(g.height / factor))), max(1, int(round(g.width / factor))))
+    data = sub.read(None, shape if factor > 1 else None)
+    out = np.zeros(data.shape, np.uint8)
+    valid = np.isfinite(data).all(axis=0)
+    for i in range(data.shape[0]):
+        values = data[i][valid]
+        if values.size == 0:
+            continue
+        lo, hi = np.percentile(values, percentiles)
+        scaled = (data[i] - lo) / max(hi - lo, 1e-12) * 254 + 1
+        out[i] = np.where(valid, np.clip(scaled, 1, 255), 0).astype(np.uint8)
+    transform = g.transform * Affine.scale(g.width / shape[1], g.height / shape[0])
+    profile = dict(driver="GTiff", width=shape[1], height=shape[0], count=3, dtype="uint8", crs=g.crs,
+                   transform=transform, nodata=0, tiled=True, blockxsize=256, blockysize=256,
+                   compress="deflate", photometric="RGB")
+    raw = Path(_temp(cache, path.stem, "raw"))  # unique names: two kernels may build the same copy at once
+    tmp = Path(_temp(cache, path.stem, "cog"))
+    try:
+        with rasterio.open(raw, "w", **profile) as dst:
+            dst.write(out)
+        to_cog(str(raw), str(tmp), resampling="average")
+        os.replace(tmp, path)
+    finally:
+        for name in (raw, tmp):
+            if name.exists():
+                name.unlink()
+    return str(path)
+
+
+def make_empty(stack: ImageStack, cache_dir: str | os.PathLike) -> str:
+    """A tiny all-nodata uint8 raster over the image: the classification layer's content before training."""
+    import rasterio
+    from affine import Affine
+
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    g = stack.grid
+    path = cache / f"empty_{g.crs.to_epsg() or 'crs'}_{hashlib.sha1(str(g).encode()).hexdigest()[:12]}.tif"
+    if path.exists():
+        return str(path)
+    transform = g.transform * Affine.scale(g.width / 16, g.height / 16)
+    tmp = _temp(cache, path.stem, "tmp")
+    with rasterio.open(tmp, "w", driver="GTiff", width=16, height=16, count=1, dtype="uint8", crs=g.crs,
+                       transform=transform, nodata=255) as dst:
+        dst.write(np.full((1, 16, 16), 255, np.uint8))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def _temp(folder: Path, stem: str, tag: str) -> str:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".{tag}.tif", dir=folder)
+    os.close(fd)
+    return name

@@ -1,0 +1,87 @@
+"""Tile URLs for rasters, served by localtileserver 1.x.
+
+Where tiles reach the browser depends on how the app runs (see ../shared/notes/STACK.md):
+
+* ``kernel``: standalone ``voila app.ipynb``. Voila loads no Jupyter server extension, so localtileserver's
+  proxy path 404s; tiles are requested from ``127.0.0.1:<port>`` and jupyter-loopback carries them over the
+  kernel's websocket.
+* ``proxy``: under a Jupyter server (JupyterLab, ``/voila/render/app.ipynb``, Binder): localtileserver's own
+  server extension proxies ``<base>/localtileserver-proxy/<port>/``.
+
+:func:`detect_routing` picks one from the environment voila gives its kernel (``SERVER_SOFTWARE``,
+``SCRIPT_NAME``); ``LANDCLASS_TILE_ROUTING=kernel|proxy`` overrides it (needed for ``voila <folder>``, which
+also serves under ``/voila/render/``).
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = ["ROUTING_ENV", "detect_routing", "TileService", "with_query"]
+
+ROUTING_ENV = "LANDCLASS_TILE_ROUTING"
+
+
+def detect_routing(environ: dict | None = None) -> str:
+    """``"kernel"`` under standalone voila, ``"proxy"`` otherwise (or what ``LANDCLASS_TILE_ROUTING`` says).
+
+    >>> detect_routing({"SERVER_SOFTWARE": "voila/0.5.8", "SCRIPT_NAME": "/"})
+    'kernel'
+    >>> detect_routing({"SERVER_SOFTWARE": "voila/0.5.8", "SCRIPT_NAME": "/voila/render/app.ipynb"})
+    'proxy'
+    """
+    env = os.environ if environ is None else environ
+    mode = env.get(ROUTING_ENV, "auto").strip().lower()
+    if mode in ("kernel", "proxy"):
+        return mode
+    if env.get("SERVER_SOFTWARE", "").startswith("voila/") and "/voila/render/" not in env.get("SCRIPT_NAME", ""):
+        return "kernel"
+    return "proxy"
+
+
+def with_query(url: str, **params) -> str:
+    """``url`` with query parameters set or replaced (``{z}/{x}/{y}`` placeholders kept as they are)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update({k: str(v) for k, v in params.items()})
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/{}:,")))
+
+
+class TileService:
+    """Tile clients on one localtileserver server, with URLs the browser can reach.
+
+    Parameters
+    ----------
+    routing : ``"kernel"``, ``"proxy"`` or None (detect).
+    """
+
+    def __init__(self, routing: str | None = None):
+        self.routing = routing or detect_routing()
+        self._clients = {}
+
+    def client(self, path: str):
+        """A ``localtileserver.TileClient`` for ``path`` (cached)."""
+        from localtileserver import TileClient
+
+        path = str(path)
+        if path not in self._clients:
+            if self.routing == "kernel":
+                self._clients[path] = TileClient(path, client_host="127.0.0.1", client_port=True)
+            else:
+                self._clients[path] = TileClient(path)
+        return self._clients[path]
+
+    def layer(self, path: str, **kwargs):
+        """An ``ipyleaflet.TileLayer`` for ``path`` (``localtileserver.get_leaflet_tile_layer``).
+
+        Create the first layer while the notebook cell runs: in ``kernel`` routing it displays the comm
+        bridge that carries the tiles.
+        """
+        from localtileserver import get_leaflet_tile_layer
+
+        return get_leaflet_tile_layer(self.client(path), **kwargs)
+
+    def url(self, path: str, template_url: str, version: int) -> str:
+        """The tile URL of ``template_url`` (a layer's URL) pointed at another file of the same server, with a
+        version parameter so the browser fetches fresh tiles."""
+        return with_query(template_url, filename=str(path), v=version)

@@ -1,0 +1,135 @@
+"""The map: image composite, live classification and probability layers, training points, training mode."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import ipywidgets as W
+from ipyleaflet import (CircleMarker, LayerGroup, LayersControl, Map, ScaleControl, WidgetControl)
+
+__all__ = ["MapView", "screen_size", "metres_per_pixel"]
+
+#: A click closer than this (screen pixels) to a training point selects the point instead of adding one.
+PICK_RADIUS_PX = 9
+
+
+def metres_per_pixel(lat: float, zoom: float) -> float:
+    """Ground size of one screen pixel in Web Mercator at latitude ``lat`` (degrees) and ``zoom``."""
+    return 156543.03392 * math.cos(math.radians(lat)) / (2 ** zoom)
+
+
+def _mercator_px(lat: float, lon: float, zoom: float) -> tuple[float, float]:
+    scale = 256 * 2 ** zoom
+    x = (lon + 180.0) / 360.0 * scale
+    s = math.sin(math.radians(max(min(lat, 85.0511), -85.0511)))
+    y = (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * scale
+    return x, y
+
+
+def screen_size(bounds, zoom: float) -> tuple[int, int]:
+    """Width and height in screen pixels of map ``bounds`` (``((south, west), (north, east))``) at ``zoom``."""
+    (south, west), (north, east) = bounds
+    x0, y0 = _mercator_px(north, west, zoom)
+    x1, y1 = _mercator_px(south, east, zoom)
+    return max(1, int(round(abs(x1 - x0)))), max(1, int(round(abs(y1 - y0))))
+
+
+class MapView:
+    """The ipyleaflet map with the app's layers.
+
+    ``on_click(lat, lon, nearest_index)`` is called for clicks in training mode; ``nearest_index`` is the index
+    of the training point within :data:`PICK_RADIUS_PX` of the click, or None.
+    """
+
+    def __init__(self, image_layer, class_layer, view_layer, prob_layer, *, center, bounds,
+                 on_click: Callable[[float, float, int | None], None]):
+        self.image_layer = image_layer
+        self.class_layer = class_layer
+        self.view_layer = view_layer
+        self.prob_layer = prob_layer
+        # each kind of layer in its own pane: a fixed stacking order, and a CSS class to find it by
+        # (leaflet-landclass-<kind>-pane)
+        for layer, pane in ((image_layer, "image"), (class_layer, "class"), (view_layer, "class"),
+                            (prob_layer, "prob")):
+            layer.pane = f"landclass-{pane}"
+        self.points_layer = LayerGroup(name="Training points")
+        self.classification = LayerGroup(layers=[class_layer, view_layer], name="Classification")
+        prob_layer.visible = False
+        self.map = Map(
+            panes={"landclass-image": {"zIndex": 210}, "landclass-class": {"zIndex": 220},
+                   "landclass-prob": {"zIndex": 230}},
+            layers=[image_layer, self.classification, prob_layer, self.points_layer],
+            center=center,
+            zoom=9,
+            scroll_wheel_zoom=True,
+            layout=W.Layout(height="640px", width="100%"),
+        )
+        self.map.add(ScaleControl(position="bottomleft"))
+        self.map.add(LayersControl(position="topright"))
+        self.training = W.ToggleButton(value=False, description="Training mode", icon="map-marker",
+                                       tooltip="When on, a click adds a point of the selected class; "
+                                               "a click on a point selects it")
+        self.training.add_class("landclass-training-toggle")
+        self.opacity = W.FloatSlider(value=0.7, min=0, max=1, step=0.05, description="Opacity",
+                                     readout=False, layout=W.Layout(width="200px"))
+        self.opacity.observe(self._on_opacity, "value")
+        self._on_opacity()
+        self.map.add(WidgetControl(widget=W.VBox([self.training, self.opacity]), position="topleft"))
+        self.map.fit_bounds(bounds)
+        self._points: list[dict] = []
+        self._colors: dict[int, str] = {}
+        self.selected: int | None = None
+        self._on_click = on_click
+        self.map.on_interaction(self._interaction)
+
+    def _on_opacity(self, *_):
+        for layer in (self.class_layer, self.view_layer, self.prob_layer):
+            layer.opacity = self.opacity.value
+
+    # --- training points -------------------------------------------------------------------------------
+
+    def show_points(self, points: list[dict], colors: dict[int, str], selected: int | None = None) -> None:
+        """Draw training points (``{"x": lon, "y": lat, "class": value}``) as circle markers in their class
+        colour; the selected one larger with a black outline."""
+        self._points = list(points)
+        self._colors = dict(colors)
+        self.selected = selected
+        markers = []
+        for i, p in enumerate(points):
+            color = colors.get(int(p["class"]), "#ff00ff")
+            chosen = i == selected
+            markers.append(CircleMarker(location=(p["y"], p["x"]), radius=9 if chosen else 6,
+                                        color="#000000" if chosen else "#ffffff", weight=3 if chosen else 2,
+                                        fill_color=color, fill_opacity=0.95, opacity=1.0))
+        self.points_layer.layers = markers
+
+    def nearest_point(self, lat: float, lon: float) -> int | None:
+        """Index of the training point within :data:`PICK_RADIUS_PX` screen pixels of (lat, lon), or None."""
+        if not self._points:
+            return None
+        zoom = self.map.zoom
+        cx, cy = _mercator_px(lat, lon, zoom)
+        best, best_d = None, float("inf")
+        for i, p in enumerate(self._points):
+            x, y = _mercator_px(p["y"], p["x"], zoom)
+            d = math.hypot(x - cx, y - cy)
+            if d < best_d:
+                best, best_d = i, d
+        return best if best_d <= PICK_RADIUS_PX else None
+
+    def _interaction(self, **event):
+        if event.get("type") != "click" or not self.training.value:
+            return
+        lat, lon = event["coordinates"]
+        self._on_click(lat, lon, self.nearest_point(lat, lon))
+
+    # --- view geometry ---------------------------------------------------------------------------------
+
+    def view(self) -> tuple[tuple[float, float, float, float], tuple[int, int]] | None:
+        """``((west, south, east, north), (width_px, height_px))`` of the visible extent, or None before the
+        browser has reported it."""
+        bounds = self.map.bounds
+        if not bounds:
+            return None
+        (south, west), (north, east) = bounds
+        return (west, south, east, north), screen_size(bounds, self.map.zoom)

@@ -1,0 +1,67 @@
+"""Export panel: write the full-resolution COG + legend CSV in the background, with a progress bar."""
+from __future__ import annotations
+
+import threading
+import traceback
+from pathlib import Path
+
+import ipywidgets as W
+
+from ..classify import run
+from ..errors import LandclassError
+from ..store import RecipeStore
+from .common import Message
+
+__all__ = ["ExportPanel"]
+
+
+class ExportPanel:
+    """Runs :func:`landclass_ui.classify.run` on a copy of the recipe in a worker thread."""
+
+    def __init__(self, store: RecipeStore, workdir: str):
+        self.store = store
+        self.workdir = Path(workdir)
+        self.output = W.Text(description="Output", layout=W.Layout(width="340px"),
+                             placeholder="(default: <recipe name>.tif in the work folder)")
+        self.probability = W.Checkbox(value=True, description="Probability layer (0-100)")
+        self.button = W.Button(description="Export COG", icon="file-export", button_style="primary")
+        self.button.add_class("landclass-export")
+        self.button.on_click(lambda _: self.start())
+        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="340px"))
+        self.progress.add_class("landclass-export-progress")
+        self.message = Message()
+        self.widget = W.VBox([self.output, self.probability, self.button, self.progress, self.message])
+        self.thread: threading.Thread | None = None
+        self.result = None
+
+    def target(self) -> str:
+        return self.output.value.strip() or str(self.workdir / f"{self.store.recipe.name}.tif")
+
+    def start(self) -> threading.Thread | None:
+        if self.thread is not None and self.thread.is_alive():
+            self.message.show("an export is already running", "info")
+            return None
+        from ..recipe import Recipe
+
+        recipe = Recipe.from_dict(self.store.recipe.to_dict())  # a snapshot: editing goes on meanwhile
+        output = self.target()
+        self.button.disabled = True
+        self.progress.value = 0
+        self.message.show(f"exporting to {output} ...", "info")
+        self.thread = threading.Thread(target=self._work, args=(recipe, output), daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def _work(self, recipe, output: str) -> None:
+        try:
+            self.result = run(recipe, output, probability=self.probability.value, progress=False,
+                              on_progress=lambda done, total: setattr(self.progress, "value", done / total))
+            written = [self.result.classification, self.result.legend_csv, self.result.probability]
+            self.message.show(f"wrote {', '.join(w for w in written if w)} in {self.result.seconds:.1f} s", "ok")
+        except LandclassError as exc:
+            self.message.show(str(exc), "error")
+        except Exception as exc:
+            traceback.print_exc()
+            self.message.show(f"export failed: {type(exc).__name__}: {exc}", "error")
+        finally:
+            self.button.disabled = False

@@ -1,0 +1,194 @@
+"""TRN panel: class chooser, points per class, load a training file, relabel/delete, undo, clear, export."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+from pathlib import Path
+
+import ipywidgets as W
+
+from ..legend import Legend
+from ..recipe import Recipe, TrainingRef, atomic_write_text
+from ..store import RecipeStore
+from ..training import read_training
+from .common import Message, guarded
+
+__all__ = ["TrainingPanel", "collected_points", "add_point"]
+
+
+def collected_points(recipe: Recipe) -> list[dict]:
+    """The points collected on the map (the recipe's first ``points`` training set), in click order."""
+    for t in recipe.training:
+        if t.kind == "points":
+            return t.points
+    return []
+
+
+def _points_ref(recipe: Recipe) -> TrainingRef:
+    for t in recipe.training:
+        if t.kind == "points":
+            return t
+    ref = TrainingRef("points", points=[])
+    recipe.training.insert(0, ref)
+    return ref
+
+
+def add_point(recipe: Recipe, lon: float, lat: float, value: int) -> None:
+    """Append a collected point (EPSG:4326 degrees, legend value)."""
+    _points_ref(recipe).points.append({"x": round(float(lon), 7), "y": round(float(lat), 7), "class": int(value)})
+
+
+class TrainingPanel:
+    """Training data of the recipe: collected points and training files."""
+
+    def __init__(self, store: RecipeStore, workdir: str):
+        self.store = store
+        self.workdir = Path(workdir)
+        self.selected: int | None = None
+        self.chooser = W.Dropdown(description="Class", layout=W.Layout(width="300px"))
+        self.chooser.add_class("landclass-class-chooser")
+        self.counts = W.HTML()
+        self.counts.add_class("landclass-counts")
+        self.selection = W.HTML()
+        self.relabel_button = W.Button(description="Relabel", icon="tag", tooltip="give the selected point the "
+                                       "class chosen above", layout=W.Layout(width="100px"))
+        self.delete_button = W.Button(description="Delete", icon="trash", layout=W.Layout(width="90px"))
+        self.relabel_button.on_click(lambda _: self.relabel_selected())
+        self.delete_button.on_click(lambda _: self.delete_selected())
+        self.undo_button = W.Button(description="Undo", icon="undo", layout=W.Layout(width="90px"))
+        self.undo_button.add_class("landclass-undo")
+        self.undo_button.on_click(lambda _: self.undo())
+        self.clear_button = W.Button(description="Clear all", icon="eraser", button_style="warning",
+                                     layout=W.Layout(width="100px"))
+        self.clear_button.on_click(lambda _: self._ask_clear())
+        self.confirm = W.HBox()
+        self.export_button = W.Button(description="Export CSV", icon="download", layout=W.Layout(width="110px"))
+        self.export_button.on_click(lambda _: guarded(self.message, self.export_csv))
+        self.file_path = W.Text(placeholder="polygons.geojson / points.csv", description="File",
+                                layout=W.Layout(width="300px"))
+        self.class_field = W.Text(value="class", description="Class field", layout=W.Layout(width="300px"))
+        self.load_button = W.Button(description="Load training file", icon="upload")
+        self.load_button.on_click(lambda _: guarded(self.message, self.load_file))
+        self.files = W.HTML()
+        self.message = Message()
+        self.widget = W.VBox([
+            self.chooser, self.counts,
+            W.HBox([self.undo_button, self.export_button, self.clear_button]), self.confirm,
+            self.selection, W.HBox([self.relabel_button, self.delete_button]),
+            W.HTML("<b>Training files</b>"), self.file_path, self.class_field, self.load_button, self.files,
+            self.message,
+        ])
+        self.widget.add_class("landclass-trn")
+        store.observe(lambda label: self.refresh())
+        self.refresh()
+
+    # --- model -> view -----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        recipe = self.store.recipe
+        legend = recipe.legend or []
+        options = [(f"{e['name']} ({e['value']})", int(e["value"])) for e in legend]
+        current = self.chooser.value
+        self.chooser.options = options
+        if options and current in [v for _, v in options]:
+            self.chooser.value = current
+        points = collected_points(recipe)
+        rows = "".join(
+            f"<tr><td><span style='display:inline-block;width:10px;height:10px;background:{e['color']}'></span> "
+            f"{html.escape(str(e['name']))}</td>"
+            f"<td class='landclass-count' data-value='{e['value']}' style='text-align:right'>"
+            f"{sum(int(p['class']) == int(e['value']) for p in points)}</td></tr>"
+            for e in legend)
+        self.counts.value = (f"<table style='width:280px'><tr><th align=left>Class</th><th>Points</th></tr>"
+                             f"{rows}</table><div>{len(points)} point(s)</div>")
+        if self.selected is not None and self.selected >= len(points):
+            self.selected = None
+        self._show_selection()
+        files = [t for t in recipe.training if t.kind == "file"]
+        self.files.value = "<br>".join(html.escape(f"{Path(t.path).name} (field {t.class_field})") for t in files)
+        self.undo_button.disabled = not self.store.can_undo
+
+    def _show_selection(self) -> None:
+        points = collected_points(self.store.recipe)
+        has = self.selected is not None
+        self.relabel_button.disabled = self.delete_button.disabled = not has
+        if has:
+            p = points[self.selected]
+            self.selection.value = f"Selected point {self.selected + 1}: class {p['class']} at {p['y']:.5f}, {p['x']:.5f}"
+        else:
+            self.selection.value = "<i>Click a point on the map (training mode) to select it.</i>"
+
+    # --- actions -----------------------------------------------------------------------------------------
+
+    def click(self, lat: float, lon: float, nearest: int | None) -> None:
+        """A click on the map in training mode: select the point under it, or add one of the chosen class."""
+        if nearest is not None:
+            self.selected = nearest
+            self._show_selection()
+            return
+        if self.chooser.value is None:
+            self.message.show("the legend has no class: add classes in LEG first", "error")
+            return
+        value = int(self.chooser.value)
+        self.selected = None
+        self.store.edit("add point", lambda r: add_point(r, lon, lat, value))
+
+    def relabel_selected(self) -> None:
+        if self.selected is None or self.chooser.value is None:
+            return
+        i, value = self.selected, int(self.chooser.value)
+
+        def change(r):
+            _points_ref(r).points[i]["class"] = value
+        self.store.edit("relabel point", change)
+
+    def delete_selected(self) -> None:
+        if self.selected is None:
+            return
+        i = self.selected
+        self.selected = None
+        self.store.edit("delete point", lambda r: _points_ref(r).points.pop(i))
+
+    def undo(self) -> None:
+        self.selected = None
+        label = self.store.undo()
+        self.message.show(f"undone: {label}" if label else "nothing to undo", "info")
+
+    def _ask_clear(self) -> None:
+        n = len(collected_points(self.store.recipe))
+        yes = W.Button(description=f"Delete {n} points", button_style="danger")
+        yes.add_class("landclass-confirm-clear")
+        no = W.Button(description="Cancel")
+        yes.on_click(lambda _: self._clear())
+        no.on_click(lambda _: setattr(self.confirm, "children", ()))
+        self.confirm.children = (yes, no)
+
+    def _clear(self) -> None:
+        self.confirm.children = ()
+        self.selected = None
+        self.store.edit("clear points", lambda r: _points_ref(r).points.clear())
+        self.message.show("all collected points deleted (Undo brings them back)", "info")
+
+    def export_csv(self) -> str:
+        """Write the collected points as ``<recipe>_reference_data.csv`` (``XCoordinate,YCoordinate,class``)."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["XCoordinate", "YCoordinate", "class"])
+        for p in collected_points(self.store.recipe):
+            writer.writerow([p["x"], p["y"], p["class"]])
+        path = self.workdir / f"{self.store.recipe.name}_reference_data.csv"
+        atomic_write_text(path, buf.getvalue())
+        self.message.show(f"wrote {path}", "ok")
+        return str(path)
+
+    def load_file(self) -> None:
+        path = self.file_path.value.strip()
+        field = self.class_field.value.strip() or None
+        frame = read_training(path, field)  # raises a clear error for a bad file or field
+        legend = Legend.from_list(self.store.recipe.legend or [])
+        for label in frame["label"].unique():
+            legend.value_of(label)  # LegendError naming the class when it is not in the legend
+        self.store.edit("load training file",
+                        lambda r: r.training.append(TrainingRef("file", path=path, class_field=field)))
+        self.message.show(f"loaded {len(frame)} features from {Path(path).name}", "ok")

@@ -1,0 +1,188 @@
+"""The dashboard as a person uses it: a real voila server, headless Chromium (Debian's), mouse clicks.
+
+Two ways of serving, as users run it:
+* ``voila``: standalone ``voila app.ipynb`` (tiles travel over the kernel websocket), and
+* ``jupyter``: a Jupyter server with voila's extension at ``/voila/render/app.ipynb`` (JupyterLab, Binder:
+  tiles through localtileserver's proxy).
+
+Screenshots go to ``test-artifacts/``. The click-to-refreshed-tiles times are printed (run with ``-s``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 180_000
+
+JS_LAYER_LOADED = """([idx, minTiles]) => {
+  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
+  if (!l) return false;
+  const imgs = [...l.querySelectorAll('img.leaflet-tile')];
+  return imgs.length >= minTiles && imgs.every(i => i.classList.contains('leaflet-tile-loaded'));
+}"""
+JS_MARK_OLD = """(idx) => {
+  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
+  l.querySelectorAll('img.leaflet-tile').forEach(i => i.dataset.oldsrc = i.src);
+}"""
+# jupyter-leaflet refreshes a tile layer in place when its URL changes: each tile's src is swapped
+JS_REFRESHED = """(idx) => {
+  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
+  const imgs = [...l.querySelectorAll('img.leaflet-tile')];
+  return imgs.length > 0 && imgs.every(i => i.src !== i.dataset.oldsrc && i.complete && i.naturalWidth > 0);
+}"""
+# colours of a layer's tiles drawn on a canvas: a hash, the share of opaque pixels, the distinct colours
+JS_PIXELS = """(idx) => {
+  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
+  const c = document.createElement('canvas'); c.width = 256; c.height = 256;
+  const ctx = c.getContext('2d', {willReadFrequently: true});
+  let h = 0, opaque = 0, n = 0; const colours = new Set();
+  const imgs = [...l.querySelectorAll('img.leaflet-tile-loaded')]
+      .map(i => [i.style.transform || (i.style.left + i.style.top), i]).sort();
+  for (const [k, img] of imgs) {
+    ctx.clearRect(0, 0, 256, 256); ctx.drawImage(img, 0, 0, 256, 256);
+    const d = ctx.getImageData(0, 0, 256, 256).data;
+    for (let p = 0; p < d.length; p += 4 * 7) {
+      h = (h * 31 + d[p] + 3 * d[p + 1] + 7 * d[p + 2] + 11 * d[p + 3]) >>> 0; n++;
+      if (d[p + 3] > 0) { opaque++; colours.add(d[p] + ',' + d[p + 1] + ',' + d[p + 2]); }
+    }
+  }
+  return {hash: h, opaque: n ? opaque / n : 0, colours: [...colours].slice(0, 20), tiles: imgs.length};
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 90) -> None:
+    start = time.time()
+    while time.time() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=3):
+                return
+        except Exception:
+            time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+def start_server(backend: str, port: int, workdir: Path, log) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, LANDCLASS_WORKDIR=str(workdir))
+    env.pop("LANDCLASS_TILE_ROUTING", None)  # the app must find the routing by itself
+    if backend == "voila":
+        cmd = [str(BIN / "voila"), "app.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
+        url = ready = f"http://127.0.0.1:{port}/"
+    else:
+        cmd = [str(BIN / "jupyter"), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
+               f"--ServerApp.root_dir={ROOT}"]
+        url = f"http://127.0.0.1:{port}/voila/render/app.ipynb"
+        ready = f"http://127.0.0.1:{port}/api/status"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(ready)
+    except Exception:
+        stop_server(proc)
+        raise
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(15)
+        except Exception:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(15)
+
+
+@pytest.mark.parametrize("backend", ["voila", "jupyter"])
+def test_click_to_train_in_the_browser(backend, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    workdir = tmp_path / "work"
+    port = free_port()
+    log_path = ARTIFACTS / f"server-{backend}.log"
+    with open(log_path, "w") as log:
+        proc, url = start_server(backend, port, workdir, log)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page(viewport={"width": 1400, "height": 950})
+                start = time.perf_counter()
+                page.goto(url, timeout=TIMEOUT_MS)
+                page.wait_for_selector(".landclass-app .leaflet-container", timeout=TIMEOUT_MS)
+                # the panels, and the image's tiles
+                for title in ("IMG", "LEG", "TRN", "AUX", "CLS", "Export"):
+                    assert page.get_by_role("tab", name=title).count() == 1, title
+                page.wait_for_function(JS_LAYER_LOADED, arg=["image", 4], timeout=TIMEOUT_MS, polling=100)
+                image = page.evaluate(JS_PIXELS, "image")
+                assert image["opaque"] > 0.3 and len(image["colours"]) >= 15, image  # a real picture (tiles overhang the scene)
+                page.wait_for_selector(".landclass-status-text:has-text('at least two classes')",
+                                       timeout=TIMEOUT_MS)
+                print(f"\n[{backend}] dashboard with image tiles after {time.perf_counter() - start:.1f} s")
+                assert page.locator(".landclass-recipe-name input").input_value().startswith("Classification_")
+
+                page.click(".landclass-training-toggle")
+                page.wait_for_selector(".landclass-training-toggle.mod-active", timeout=10_000)
+                box = page.locator(".landclass-app .leaflet-container").bounding_box()
+                clicks = [("WATER (3)", 0.30, 0.35), ("FOREST (2)", 0.55, 0.55), ("FARM (1)", 0.70, 0.40),
+                          ("FOREST (2)", 0.40, 0.70), ("FARM (1)", 0.62, 0.28)]
+                times, pixels = [], [page.evaluate(JS_PIXELS, "class")]
+                for i, (label, fx, fy) in enumerate(clicks, 1):
+                    page.select_option(".landclass-class-chooser select", label=label)
+                    if i >= 2:
+                        page.evaluate(JS_MARK_OLD, "class")
+                    t = time.perf_counter()
+                    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+                    page.wait_for_function(
+                        "(n) => document.querySelectorAll('.leaflet-overlay-pane svg path').length >= n",
+                        arg=i, timeout=30_000, polling=50)
+                    if i >= 2:  # from the second class on, every click retrains and refreshes the map
+                        page.wait_for_function(JS_REFRESHED, arg="class", timeout=90_000, polling=20)
+                        page.wait_for_function(JS_LAYER_LOADED, arg=["class", 1], timeout=90_000, polling=20)
+                        times.append(time.perf_counter() - t)
+                        pixels.append(page.evaluate(JS_PIXELS, "class"))
+                status = page.inner_text(".landclass-status")
+                page.wait_for_timeout(300)
+                shot = ARTIFACTS / f"dashboard-{backend}.png"
+                page.screenshot(path=str(shot))
+                browser.close()
+        finally:
+            stop_server(proc)
+    print(f"[{backend}] click -> refreshed classification tiles: median {statistics.median(times):.2f} s "
+          f"(all {[round(x, 2) for x in times]}); status {status!r}; screenshot {shot}")
+    # markers: one per click; the classification layer shows classes in the legend's colours and changes
+    assert pixels[-1]["opaque"] > 0.3, pixels[-1]
+    legend_rgb = {"148,255,0", "0,127,70", "0,148,255"}
+    assert len(legend_rgb & set(pixels[-1]["colours"])) >= 2, pixels[-1]["colours"]
+    assert len({px["hash"] for px in pixels}) >= 3, "the classification tiles did not change"
+    assert "classified with 5 training pixels" in status
+    # the recipe was saved, with the points and their classes, as the person clicked them
+    saved = json.loads((workdir / "recipe.json").read_text())
+    points = [p for t in saved["training"] if t["kind"] == "points" for p in t["points"]]
+    assert [p["class"] for p in points] == [3, 2, 1, 2, 1]
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32631", always_xy=True)
+    for p in points:  # every click landed on the scene (bounds of the bundled image, in its CRS)
+        x, y = to_utm.transform(p["x"], p["y"])
+        assert 300000 < x < 409800 and 4790220 < y < 4900020, p
