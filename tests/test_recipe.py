@@ -90,7 +90,8 @@ def test_to_json_layout(tmp_path):
     d = json.loads(full_recipe(tmp_path).to_json())
     assert list(d)[0] == "schema_version"
     assert d["schema_version"] == 1
-    assert set(d) == {"schema_version", "name", "images", "legend", "training", "classifier"}
+    assert set(d) == {"schema_version", "name", "images", "legend", "training", "classifier", "auxiliary"}
+    assert d["auxiliary"] == []
     assert d["images"][0] == {
         "path": str(tmp_path / "S2A_MSIL2A.SAFE"),
         "bands": ["B02", "B03", "B04", "B08"],
