@@ -16,16 +16,21 @@ import tempfile
 import time
 
 
-def windowed(out_dir: str) -> dict:
+def _fitted():
+    """The bundled scene prepared from its polygons and a fitted default forest."""
     from landclass_ui.classify import prepare, train
-    from landclass_ui.export import write_classification
     from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
     from landclass_ui.sample import sample_paths
 
     s = sample_paths()
-    recipe = Recipe(images=[ImageRef(s.safe)], training=[TrainingRef("file", s.polygons, "class")])
-    prepared = prepare(recipe)
-    model = train(prepared.samples, prepared.legend)
+    prepared = prepare(Recipe(images=[ImageRef(s.safe)], training=[TrainingRef("file", s.polygons, "class")]))
+    return prepared, train(prepared.samples, prepared.legend)
+
+
+def windowed(out_dir: str) -> dict:
+    from landclass_ui.export import write_classification
+
+    prepared, model = _fitted()
     start = time.perf_counter()
     write_classification(f"{out_dir}/map.tif", prepared.stack, model, probability=True, progress=False)
     return {"seconds": time.perf_counter() - start, "pixels": prepared.stack.grid.width * prepared.stack.grid.height}
@@ -35,14 +40,7 @@ def naive(out_dir: str) -> dict:
     import numpy as np
     import rasterio
 
-    from landclass_ui.classify import prepare, train
-    from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
-    from landclass_ui.sample import sample_paths
-
-    s = sample_paths()
-    recipe = Recipe(images=[ImageRef(s.safe)], training=[TrainingRef("file", s.polygons, "class")])
-    prepared = prepare(recipe)
-    model = train(prepared.samples, prepared.legend)
+    prepared, model = _fitted()
     start = time.perf_counter()
     data = prepared.stack.read()  # the whole image at once
     n, h, w = data.shape

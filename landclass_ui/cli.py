@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--legend", metavar="CSV", help="legend CSV (SEPAL's code,class,color or color,value,label)")
     c.add_argument("--bands", help="comma-separated band names to use, e.g. B02,B03,B04,B8A")
     c.add_argument("--resolution", type=float, help="Sentinel-2 .SAFE resolution in m (10, 20 or 60)")
+    c.add_argument("--aux", action="append", metavar="LAYER", default=[],
+                   help="auxiliary layer added to the bands: latitude (repeatable)")
     c.add_argument("--classifier", default="random-forest", help="classifier (default random-forest)")
     c.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="classifier parameter, e.g. n_trees=50 (repeatable)")
@@ -96,6 +98,7 @@ def _recipe_from_classify(args):
         training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
                   for t in args.training],
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
+        auxiliary=list(args.aux),
     )
     if args.name:
         recipe.name = args.name

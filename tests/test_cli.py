@@ -143,6 +143,23 @@ def test_amazon_sentinel2_in_geographic_crs(tmp_path):
     assert n > 500 and oa >= 0.9
 
 
+def test_latitude_auxiliary_layer(tmp_path):
+    from pyproj import Transformer
+
+    bands = [DATA / f"l5_amazon/LT52240631988227CUB02_B{i}.TIF" for i in (3, 4)]
+    result = run_cli("classify", *bands, "--training", DATA / "l5_amazon/training_polygons.gpkg",
+                     "--aux", "latitude", "-o", tmp_path / "map.tif", "--samples-out", tmp_path / "s.csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    to_lat = Transformer.from_crs("EPSG:32622", "EPSG:4326", always_xy=True)
+    for row in rows[:: max(1, len(rows) // 50)]:
+        _, lat = to_lat.transform(float(row["x"]), float(row["y"]))
+        assert float(row["latitude"]) == pytest.approx(lat, abs=1e-5)
+    bad = run_cli("classify", *bands, "--training", DATA / "l5_amazon/training_polygons.gpkg",
+                  "--aux", "slope", "-o", tmp_path / "bad.tif")
+    assert bad.returncode == 2 and "unknown auxiliary layer 'slope'" in bad.stderr
+
+
 def test_sepal_legend_csv_sets_values_and_colours(tmp_path):
     legend = tmp_path / "legend.csv"
     legend.write_text("code,class,color\n10,Water,#0000ff\n20,Forest,#006400\n30,Farm,#ffff00\n")

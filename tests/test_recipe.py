@@ -335,30 +335,16 @@ def test_atomic_write_keeps_newlines_verbatim(tmp_path):
     assert path.read_bytes() == b"a\r\nb\n"
 
 
-def test_failed_replace_keeps_previous_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("step, error", [("replace", "disk full"), ("fsync", "I/O error")])
+def test_failed_write_keeps_previous_file(tmp_path, monkeypatch, step, error):
     path = tmp_path / "recipe.json"
     path.write_text("previous\n", encoding="utf-8")
 
-    def broken_replace(src, dst):
-        raise OSError("disk full")
+    def broken(*args):
+        raise OSError(error)
 
-    monkeypatch.setattr(recipe_mod.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write_text(path, "new content\n")
-    monkeypatch.undo()
-    assert path.read_text(encoding="utf-8") == "previous\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.json"]
-
-
-def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
-    path = tmp_path / "recipe.json"
-    path.write_text("previous\n", encoding="utf-8")
-
-    def broken_fsync(fd):
-        raise OSError("I/O error")
-
-    monkeypatch.setattr(recipe_mod.os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="I/O error"):
+    monkeypatch.setattr(recipe_mod.os, step, broken)
+    with pytest.raises(OSError, match=error):
         atomic_write_text(path, "new content\n")
     monkeypatch.undo()
     assert path.read_text(encoding="utf-8") == "previous\n"
