@@ -122,10 +122,29 @@ def train(samples: SampleTable, legend: Legend, classifier: str = "random-forest
     spec = get_spec(classifier)
     full = parse_params(spec.name, params)
     estimator = make_classifier(spec.name, full)
+    _floor_bag_size(estimator, samples.classes)
     start = time.perf_counter()
     estimator.fit(samples.features, samples.classes)
     return TrainedModel(estimator, list(samples.band_names), legend, spec.name, full,
                         time.perf_counter() - start)
+
+
+def _floor_bag_size(estimator, classes: np.ndarray) -> None:
+    """Give each tree of a forest at least ``min(n, 4 x n_classes)`` pixels.
+
+    SEPAL's bag fraction (0.5) is right for thousands of pixels, but with the handful of points of a first
+    live training it leaves trees with one pixel, which predict one class everywhere (two clicks, water and
+    forest, gave an all-forest map). The fraction is applied as given once the sample is large enough.
+    """
+    import math
+
+    fraction = getattr(estimator, "max_samples", None)
+    if not isinstance(fraction, float):
+        return
+    n = len(classes)
+    floor = min(n, 4 * len(np.unique(classes)))
+    if fraction * n < floor:
+        estimator.set_params(max_samples=max(math.ceil(fraction * n), floor))
 
 
 def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -555,7 +555,7 @@ def test_screen_size():
     w, h = screen_size(((43.0, 1.0), (44.0, 2.0)), 10)
     assert w == 728
     assert h == round(y(43.0, 10) - y(44.0, 10))
-    assert 520 < h < 535  # 728 px * cos(43.5 deg) = 528 px
+    assert 995 < h < 1010  # Mercator stretches y by 1 / cos(lat): 728 px / cos(43.5 deg) = 1004 px
     assert screen_size(((-10.0, -90.0), (10.0, 90.0)), 0) == (128, round(y(-10, 0) - y(10, 0)))
     assert screen_size(((43.0, 1.0), (43.0, 1.0)), 5) == (1, 1)  # never 0 px
 
@@ -661,18 +661,24 @@ def test_app_clicks_make_a_new_classification(app_run):
     assert path.name.startswith("overview_class_") and path.suffix == ".tif"
     assert int(query["v"][0]) >= 1
     assert path.exists()
-    to_lonlat = {}
     with rasterio.open(path) as src:
-        classes = src.read(1)
-        assert set(np.unique(classes).tolist()) <= {1, 2, 3}
-        to_crs = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
-        for name, (lat, lon) in (("water", app_run["water"]), ("forest", app_run["forest"])):
-            r, c = src.index(*to_crs.transform(lon, lat))
-            to_lonlat[name] = int(classes[r, c])
-    assert to_lonlat == {"water": 3, "forest": 2}
+        assert set(np.unique(src.read(1)).tolist()) <= {1, 2, 3}
     assert "classified with" in app.status.value and "2 training pixels" in app.status.value
     assert counts(app.trn) == {1: 0, 2: 1, 3: 1}
     assert len(app.map.points_layer.layers) == 2
+
+
+def test_app_two_clicks_map_water_as_water_and_forest_as_forest(app_run):
+    """One click in the lake, one in the forest: the live map shows each clicked place in its own class."""
+    path = parse_qs(urlsplit(app_run["app"].map.class_layer.url).query)["filename"][0]
+    found = {}
+    with rasterio.open(path) as src:
+        classes = src.read(1)
+        to_crs = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
+        for name, (lat, lon) in (("water", app_run["water"]), ("forest", app_run["forest"])):
+            r, c = src.index(*to_crs.transform(lon, lat))
+            found[name] = int(classes[r, c])
+    assert found == {"water": 3, "forest": 2}
 
 
 def test_app_saves_the_points(app_run):

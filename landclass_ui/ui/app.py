@@ -123,6 +123,8 @@ class LandclassApp:
                                                            layout=W.Layout(width="100%"))])
         self.widget.add_class("landclass-app")
 
+        self._probability: str | None = None
+        self.map.prob_layer.observe(lambda ch: self._show_probability(), "visible")
         self.store.observe(self._on_edit)
         self.map.map.observe(lambda ch: self._schedule("view"), "bounds")
         self._draw_points()
@@ -140,6 +142,12 @@ class LandclassApp:
 
     def _colors(self) -> dict[int, str]:
         return {int(e["value"]): e["color"] for e in (self.store.recipe.legend or [])}
+
+    def _show_probability(self) -> None:
+        """Point the probability layer at the latest result, only while it is shown (tiles of a hidden layer
+        would still travel to the browser)."""
+        if self._probability and self.map.prob_layer.visible:
+            self.map.prob_layer.url = self.tiles.url(self._probability, self._template, self.version)
 
     def _draw_points(self) -> None:
         self.map.show_points(collected_points(self.store.recipe), self._colors(), self.trn.selected)
@@ -236,7 +244,8 @@ class LandclassApp:
             return
         self.version += 1
         self.map.class_layer.url = self.tiles.url(result.classification, self._template, self.version)
-        self.map.prob_layer.url = self.tiles.url(result.probability, self._template, self.version)
+        self._probability = result.probability
+        self._show_probability()
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "samples": result.n_samples})
         if self.live.messages:

@@ -74,10 +74,10 @@ class ClassifierPanel:
         default = spec.defaults()[name]
         params[name] = value
         parsed = parse_params(ref.name, params)  # ClassifierError with the valid range
+        self.message.clear()
         if parsed[name] == default:
             params.pop(name)
         else:
             params[name] = parsed[name]
         if params != ref.params:
-            self.message.clear()
             self.store.edit(f"set {name}", lambda r: setattr(r.classifier, "params", params))

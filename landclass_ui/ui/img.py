@@ -72,7 +72,7 @@ class ImagePanel:
         self.bands.value = tuple(ref.bands or self._all_bands)
 
     def open(self, path: str) -> None:
-        path = path.strip()
+        path = os.path.abspath(os.path.expanduser(path.strip()))  # the saved recipe must not depend on the cwd
         stack = open_image(path)  # a clear error for a missing, corrupt or CRS-less file
         self.store.edit("open image", lambda r: setattr(r, "images", [ImageRef(path)]))
         self.message.show(f"opened {os.path.basename(path.rstrip('/'))}: {len(stack.bands)} bands", "ok")

@@ -105,6 +105,11 @@ class LegendPanel:
 
     def import_csv(self, path: str) -> None:
         legend = Legend.from_csv(path.strip())
+        missing = sorted(self._used_values() - set(legend.values))
+        if missing:
+            self.message.show(f"{path} has no class {', '.join(map(str, missing))}, which training points use: "
+                              "relabel or delete those points first, or add the class to the CSV", "error")
+            return
         self.store.edit("import legend", lambda r: setattr(r, "legend", legend.to_list()))
         self.message.show(f"imported {len(legend)} classes from {path}", "ok")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 from pathlib import Path
 
 import ipywidgets as W
@@ -90,9 +91,11 @@ class TrainingPanel:
         legend = recipe.legend or []
         options = [(f"{e['name']} ({e['value']})", int(e["value"])) for e in legend]
         current = self.chooser.value
-        self.chooser.options = options
-        if options and current in [v for _, v in options]:
-            self.chooser.value = current
+        values = [v for _, v in options]
+        if list(self.chooser.options) != options:
+            self.chooser.options = options
+        # keep the class the user chose; otherwise the first class (a first click must add a point)
+        self.chooser.value = current if current in values else (values[0] if values else None)
         points = collected_points(recipe)
         rows = "".join(
             f"<tr><td><span style='display:inline-block;width:10px;height:10px;background:{e['color']}'></span> "
@@ -183,7 +186,7 @@ class TrainingPanel:
         return str(path)
 
     def load_file(self) -> None:
-        path = self.file_path.value.strip()
+        path = os.path.abspath(os.path.expanduser(self.file_path.value.strip()))  # the recipe outlives the cwd
         field = self.class_field.value.strip() or None
         frame = read_training(path, field)  # raises a clear error for a bad file or field
         legend = Legend.from_list(self.store.recipe.legend or [])
