@@ -8,12 +8,17 @@ given on the command line as ``--param n_trees=50``. A new classifier is one :cl
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from .errors import ClassifierError
 
-__all__ = ["Param", "ClassifierSpec", "CLASSIFIERS", "DEFAULT_CLASSIFIER", "make_classifier", "parse_params"]
+__all__ = ["Param", "ClassifierSpec", "CLASSIFIERS", "DEFAULT_CLASSIFIER", "make_classifier", "parse_params",
+           "get_spec", "feature_importance", "MinimumDistanceClassifier", "TreeTextClassifier", "parse_tree_text",
+           "SCALED"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Param:
     maximum: float | None = None
     choices: tuple = ()
     none_ok: bool = False
+    check: Callable[[Any], None] | None = None  #: extra validation of a parsed value (raises ClassifierError)
 
     def parse(self, value: Any) -> Any:
         """Convert and check a value (a string from the command line or a JSON value).
@@ -73,6 +79,8 @@ class Param:
             raise ClassifierError(f"parameter {self.name}={out} is outside [{lo}, {hi}] ({self.help})")
         if self.choices and out not in self.choices:
             raise ClassifierError(f"parameter {self.name}={out!r} must be one of {', '.join(self.choices)}")
+        if self.check is not None:
+            self.check(out)
         return out
 
 
@@ -80,7 +88,8 @@ class Param:
 class ClassifierSpec:
     """A classifier: stable ``name``, display ``label``, ``params`` and ``build(**params) -> estimator``.
 
-    ``short`` names the parameters shown first in the dashboard's short form.
+    ``short`` names the parameters shown first in the dashboard's short form; ``doc`` is a one-line description
+    shown in the dashboard (what it is, what it maps to, where its probabilities come from).
     """
 
     name: str
@@ -89,6 +98,7 @@ class ClassifierSpec:
     build: Callable[..., Any]
     short: tuple[str, ...] = ()
     aliases: tuple[str, ...] = field(default=())
+    doc: str = ""
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -126,10 +136,635 @@ RANDOM_FOREST = ClassifierSpec(
     build=_random_forest,
     short=("n_trees",),
     aliases=("rf", "randomforest", "random_forest"),
+    doc="scikit-learn RandomForestClassifier with SEPAL's defaults; probabilities are the trees' mean vote",
 )
 
+# --- gradient tree boosting -------------------------------------------------------------------------------
+
+
+def _gradient_tree_boost(n_trees, shrinkage, sampling_rate, max_nodes, max_depth, seed):
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    return GradientBoostingClassifier(
+        n_estimators=n_trees,
+        learning_rate=shrinkage,
+        subsample=sampling_rate,
+        max_leaf_nodes=max_nodes,
+        max_depth=max_depth,
+        random_state=seed,
+    )
+
+
+#: Gradient tree boosting (Friedman 2001, Annals of Statistics 29:1189-1232) with scikit-learn's
+#: GradientBoostingClassifier (multinomial log-loss, probabilities from the boosted scores' softmax).
+#:
+#: The defaults are NOT SEPAL's. SEPAL (Earth Engine's smileGradientTreeBoost) presets 25 trees, shrinkage
+#: 0.005, sampling rate 0.7 and LAD loss: 25 x 0.005 moves the scores by at most ~0.125 from the prior, so the
+#: model is nearly untrained (it predicts the majority class almost everywhere and its probabilities stay near
+#: the class shares). We default to 100 trees, shrinkage 0.1, sampling 0.7 (stochastic boosting, as SEPAL),
+#: depth-3 trees: scikit-learn's well-tested defaults plus SEPAL's sampling. LAD is a regression loss; for
+#: classes scikit-learn uses the multinomial deviance (log-loss). SEPAL's preset can still be entered:
+#: ``n_trees=25 shrinkage=0.005``.
+GRADIENT_TREE_BOOST = ClassifierSpec(
+    name="gradient-tree-boost",
+    label="Gradient tree boosting",
+    params=(
+        Param("n_trees", int, 100, "number of boosting stages (SEPAL preset: 25)", minimum=1, maximum=5000),
+        Param("shrinkage", float, 0.1, "learning rate: each tree's contribution (SEPAL preset: 0.005)",
+              minimum=0.0001, maximum=1.0),
+        Param("sampling_rate", float, 0.7, "fraction of the training pixels drawn for each tree",
+              minimum=0.01, maximum=1.0),
+        Param("max_nodes", int, None, "maximum leaf nodes per tree (none: limited by max_depth)", minimum=2,
+              none_ok=True),
+        Param("max_depth", int, 3, "maximum depth of each tree", minimum=1, maximum=64),
+        Param("seed", int, 1, "random seed", minimum=0),
+    ),
+    build=_gradient_tree_boost,
+    short=("n_trees", "shrinkage"),
+    aliases=("gtb", "gbt", "gradient-boosting", "gradient_tree_boost", "gradienttreeboost", "boosting"),
+    doc="scikit-learn GradientBoostingClassifier; defaults 100 trees, shrinkage 0.1 (SEPAL's 25 x 0.005 preset "
+        "is nearly untrained); probabilities from the model",
+)
+
+
+# --- CART -------------------------------------------------------------------------------------------------
+
+
+def _cart(max_nodes, min_leaf_population, max_depth, seed):
+    from sklearn.tree import DecisionTreeClassifier
+
+    return DecisionTreeClassifier(max_leaf_nodes=max_nodes, min_samples_leaf=min_leaf_population,
+                                  max_depth=max_depth, random_state=seed)
+
+
+#: CART (Breiman et al. 1984) with SEPAL's (smileCart) defaults: unlimited nodes, min leaf population 1.
+#: Probabilities are the training class shares of the leaf (one-hot for a pure leaf).
+CART = ClassifierSpec(
+    name="cart",
+    label="CART",
+    params=(
+        Param("max_nodes", int, None, "maximum leaf nodes (none: unlimited)", minimum=2, none_ok=True),
+        Param("min_leaf_population", int, 1, "minimum training pixels in a leaf", minimum=1),
+        Param("max_depth", int, None, "maximum depth (none: unlimited)", minimum=1, none_ok=True),
+        Param("seed", int, 1, "random seed (ties between equally good splits)", minimum=0),
+    ),
+    build=_cart,
+    short=("max_nodes", "min_leaf_population"),
+    aliases=("classification-tree", "decisiontreeclassifier"),
+    doc="scikit-learn DecisionTreeClassifier; probabilities are the leaf's class shares",
+)
+
+
+# --- naive Bayes ------------------------------------------------------------------------------------------
+
+
+def _naive_bayes(variant, lambda_):
+    from sklearn.naive_bayes import GaussianNB, MultinomialNB
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    if variant == "gaussian":
+        return GaussianNB(var_smoothing=lambda_)
+    # multinomial needs non-negative "counts": min-max scaled bands, clipped so new pixels stay >= 0
+    return make_pipeline(MinMaxScaler(clip=True), MultinomialNB(alpha=lambda_))
+
+
+#: Naive Bayes. ``gaussian`` (default): scikit-learn GaussianNB, one normal per class and band, the right model
+#: for reflectance; ``lambda`` is its variance smoothing (a share of the largest band variance added to all).
+#: ``multinomial``: SEPAL's preset (smileNaiveBayes, multinomial on non-negative integers), here MultinomialNB on
+#: min-max scaled bands (the scaling is what makes reflectance non-negative "counts"; it is part of this
+#: variant only), ``lambda`` its additive smoothing. Probabilities are the model's posteriors.
+NAIVE_BAYES = ClassifierSpec(
+    name="naive-bayes",
+    label="Naive Bayes",
+    params=(
+        Param("variant", str, "gaussian", "gaussian (for reflectance) or multinomial (SEPAL's preset, on min-max "
+              "scaled bands)", choices=("gaussian", "multinomial")),
+        Param("lambda", float, 1e-6, "smoothing: variance smoothing (gaussian) or additive smoothing (multinomial)",
+              minimum=0.0, maximum=1e3),
+    ),
+    build=lambda variant, **kw: _naive_bayes(variant, kw["lambda"]),
+    short=("variant",),
+    aliases=("nb", "naivebayes", "naive_bayes", "bayes"),
+    doc="scikit-learn GaussianNB (or MultinomialNB on min-max scaled bands, SEPAL's preset); posterior "
+        "probabilities",
+)
+
+
+# --- SVM --------------------------------------------------------------------------------------------------
+
+
+class _Estimator:
+    """Minimal scikit-learn estimator protocol without importing scikit-learn when this module loads (the
+    dashboard imports the registry at start-up): ``get_params``/``set_params`` from ``_PARAMS`` (so ``clone``
+    and pipelines work) and classifier tags."""
+
+    _PARAMS: tuple[str, ...] = ()
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params):
+        for key, value in params.items():
+            if key not in self._PARAMS:
+                raise ValueError(f"{type(self).__name__} has no parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags())
+
+    def predict(self, x) -> np.ndarray:
+        return self.classes_[self.predict_proba(x).argmax(axis=1)]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k not in ("svm",))
+        return f"{type(self).__name__}({args})"
+
+
+class PlattSVC(_Estimator):
+    """An SVM (``svm``: an unfitted SVC or NuSVC) with probabilities by Platt scaling.
+
+    scikit-learn 1.9 deprecates ``SVC(probability=True)`` (libsvm's internal Platt scaling) for
+    ``CalibratedClassifierCV(svm, method="sigmoid", ensemble=False)``, which is what this is: a sigmoid per class
+    (one-vs-rest decision values) fitted on out-of-fold decision values, then normalised to sum to 1; the SVM
+    itself is refitted on all pixels. Folds: 5, or the smallest class's pixel count when smaller. With a single
+    pixel in some class (the first clicks of a live training) nothing can be calibrated: the probabilities are
+    then a softmax of the one-vs-rest decision values (uncalibrated, but their argmax is the SVM's class).
+    """
+
+    _PARAMS = ("svm",)
+
+    def __init__(self, svm=None):
+        self.svm = svm
+
+    def fit(self, x, y):
+        from sklearn.base import clone
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.model_selection import StratifiedKFold
+
+        y = np.asarray(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        folds = int(min(5, counts.min()))
+        if folds >= 2:
+            self.model_ = CalibratedClassifierCV(clone(self.svm), method="sigmoid", ensemble=False,
+                                                 cv=StratifiedKFold(folds)).fit(x, y)
+            self.calibrated_ = True
+        else:
+            self.model_ = clone(self.svm).set_params(decision_function_shape="ovr").fit(x, y)
+            self.calibrated_ = False
+        self.n_features_in_ = np.asarray(x).shape[1]
+        return self
+
+    def predict_proba(self, x) -> np.ndarray:
+        if self.calibrated_:
+            return self.model_.predict_proba(x)
+        z = np.asarray(self.model_.decision_function(x), dtype=np.float64)
+        if z.ndim == 1:  # two classes: one decision value, positive for classes_[1]
+            z = np.stack([-z, z], axis=1) / 2
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _svm(type, kernel, C, nu, gamma, degree, coef0):  # noqa: A002 - ``type`` is SEPAL's name
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+    from sklearn.svm import SVC, NuSVC
+
+    common = dict(kernel=kernel, gamma="auto" if gamma is None else gamma, degree=degree, coef0=coef0,
+                  cache_size=500)
+    svm = SVC(C=C, **common) if type == "c-svc" else NuSVC(nu=nu, **common)
+    return make_pipeline(MinMaxScaler(), PlattSVC(svm))
+
+
+#: Support vector machine with SEPAL's (smileSvm / libsvm) defaults: C-SVC, linear kernel, C 1, gamma 1/n_bands,
+#: degree 3, coef0 0 (NU-SVC with nu 0.5 via ``type``). Bands are min-max scaled to [0, 1] first (in a Pipeline,
+#: from the training pixels' range), as SEPAL's ``normalize``. Probabilities: Platt scaling (a sigmoid per
+#: class fitted on out-of-fold decision values, see :class:`PlattSVC`): calibrated estimates, whose argmax can,
+#: rarely, differ from the SVM's own vote (the map shows the most probable class).
+SVM = ClassifierSpec(
+    name="svm",
+    label="Support vector machine",
+    params=(
+        Param("kernel", str, "linear", "kernel: linear, rbf, poly or sigmoid",
+              choices=("linear", "rbf", "poly", "sigmoid")),
+        Param("C", float, 1.0, "cost of a misclassified training pixel (C-SVC)", minimum=1e-6, maximum=1e6),
+        Param("type", str, "c-svc", "c-svc or nu-svc", choices=("c-svc", "nu-svc")),
+        Param("nu", float, 0.5, "nu (NU-SVC): bound on the share of margin errors", minimum=0.001, maximum=1.0),
+        Param("gamma", float, None, "kernel coefficient for rbf, poly, sigmoid (none: 1 / number of bands)",
+              minimum=1e-9, maximum=1e6, none_ok=True),
+        Param("degree", int, 3, "degree of the poly kernel", minimum=1, maximum=10),
+        Param("coef0", float, 0.0, "constant term of the poly and sigmoid kernels", minimum=-1e3, maximum=1e3),
+    ),
+    build=_svm,
+    short=("kernel", "C"),
+    aliases=("support-vector-machine", "svc"),
+    doc="scikit-learn SVC / NuSVC on min-max scaled bands; probabilities by Platt scaling",
+)
+
+
+# --- minimum distance -------------------------------------------------------------------------------------
+
+
+class MinimumDistanceClassifier(_Estimator):
+    """Nearest class mean, scikit-learn compatible (``fit``, ``predict``, ``predict_proba``, ``classes_``).
+
+    Parameters
+    ----------
+    metric : {"euclidean", "mahalanobis", "cosine"}
+        ``mahalanobis`` uses the pooled within-class covariance, shrunk towards its average variance by
+        ``regularization`` (``(1 - r) S + r tr(S)/p I``) so that it is invertible even with few pixels or
+        collinear bands. ``cosine`` is the spectral angle (radians) between the pixel and the class mean.
+    regularization : float
+        ``r`` above, in [0, 1].
+
+    Notes
+    -----
+    SEPAL's minimum distance gives no probabilities. Ours (a labelled substitute) are a softmax of negative
+    scaled squared distances, ``p_k ~ exp(-d_k^2 / (2 s^2))``: the posterior of a Gaussian model with equal
+    priors and the same spread around every class mean. ``s^2`` is estimated from the training pixels (mean
+    squared distance to their own class mean per degree of freedom: bands for euclidean and mahalanobis, bands - 1
+    for the angle), so for mahalanobis this is the LDA posterior with equal priors. The most probable class is
+    always the nearest one.
+    """
+
+    _PARAMS = ("metric", "regularization")
+
+    def __init__(self, metric: str = "euclidean", regularization: float = 1e-3):
+        self.metric = metric
+        self.regularization = regularization
+
+    def _distances(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if self.metric == "cosine":
+            xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            mn = self.means_ / np.maximum(np.linalg.norm(self.means_, axis=1, keepdims=True), 1e-12)
+            return np.arccos(np.clip(xn @ mn.T, -1.0, 1.0))
+        if self.metric == "mahalanobis":
+            x = x @ self.whiten_
+            means = self.means_ @ self.whiten_
+        else:
+            means = self.means_
+        d2 = (x * x).sum(axis=1)[:, None] - 2 * x @ means.T + (means * means).sum(axis=1)[None, :]
+        return np.sqrt(np.maximum(d2, 0.0))
+
+    def fit(self, x, y):
+        if self.metric not in ("euclidean", "mahalanobis", "cosine"):
+            raise ValueError(f"metric must be euclidean, mahalanobis or cosine, not {self.metric!r}")
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y)
+        self.classes_, index = np.unique(y, return_inverse=True)
+        self.n_features_in_ = x.shape[1]
+        self.means_ = np.stack([x[index == k].mean(axis=0) for k in range(len(self.classes_))])
+        if self.metric == "mahalanobis":
+            resid = x - self.means_[index]
+            dof = max(len(x) - len(self.classes_), 1)
+            cov = np.atleast_2d(resid.T @ resid / dof)
+            p = cov.shape[0]
+            scale = np.trace(cov) / p if np.trace(cov) > 0 else 1.0
+            r = float(self.regularization)
+            cov = (1 - r) * cov + r * scale * np.eye(p)
+            # whitening: x W has identity covariance, so Euclidean distance after it is the Mahalanobis distance
+            vals, vecs = np.linalg.eigh(cov)
+            vals = np.maximum(vals, 1e-12 * max(vals.max(), 1e-300))
+            self.covariance_ = cov
+            self.whiten_ = vecs / np.sqrt(vals)
+        own = self._distances(x)[np.arange(len(x)), index]
+        dof = max(x.shape[1] - (1 if self.metric == "cosine" else 0), 1)
+        self.spread_ = float(np.sqrt(max(np.mean(own ** 2) / dof, 1e-12)))
+        return self
+
+    def predict_proba(self, x) -> np.ndarray:
+        z = -0.5 * (self._distances(x) / self.spread_) ** 2
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, x) -> np.ndarray:
+        return self.classes_[self._distances(x).argmin(axis=1)]
+
+
+
+def _minimum_distance(metric, regularization):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    return make_pipeline(MinMaxScaler(), MinimumDistanceClassifier(metric, regularization))
+
+
+#: Minimum distance to class means (SEPAL: euclidean, cosine i.e. spectral angle, Mahalanobis) on min-max scaled
+#: bands (Pipeline, as SEPAL's ``normalize``). Probabilities are our substitute, see
+#: :class:`MinimumDistanceClassifier`.
+MINIMUM_DISTANCE = ClassifierSpec(
+    name="minimum-distance",
+    label="Minimum distance",
+    params=(
+        Param("metric", str, "euclidean", "euclidean, mahalanobis (pooled covariance) or cosine (spectral angle)",
+              choices=("euclidean", "mahalanobis", "cosine")),
+        Param("regularization", float, 1e-3, "mahalanobis: shrinkage of the pooled covariance towards its mean "
+              "variance", minimum=0.0, maximum=1.0),
+    ),
+    build=_minimum_distance,
+    short=("metric",),
+    aliases=("mindist", "min-distance", "minimum_distance", "minimumdistance", "md"),
+    doc="nearest class mean on min-max scaled bands; probabilities (not in SEPAL) are a softmax of negative "
+        "squared distances",
+)
+
+
+# --- decision tree (pasted) -------------------------------------------------------------------------------
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|Infinity)"
+_NODE = re.compile(
+    r"^(?P<id>\d+)\)\s*(?:(?P<root>root)|(?P<var>[^\s<>=!]+)\s*(?P<op><=|>=|==|!=|<|>|=)\s*(?P<value>" + _NUM + r"))"
+    r"\s+(?P<n>" + _NUM + r")\s+(?P<loss>" + _NUM + r")\s+(?P<yval>" + _NUM + r")"
+    r"\s*(?:\((?P<prob>[^)]*)\))?\s*(?P<leaf>\*)?\s*$"
+)
+_OPS = {
+    "<=": np.less_equal, "<": np.less, ">=": np.greater_equal, ">": np.greater,
+    "=": np.equal, "==": np.equal, "!=": np.not_equal,
+}
+
+
+@dataclass
+class TreeNode:
+    """One node of a parsed tree: the condition leading to it (``var op value``, None for the root), its
+    predicted class ``yval``, its class distribution ``prob`` (None if not given) and its children."""
+
+    id: int
+    var: str | None
+    op: str | None
+    value: float | None
+    yval: int
+    prob: tuple[float, ...] | None
+    leaf: bool
+    children: list = field(default_factory=list)
+
+
+def parse_tree_text(text: str) -> TreeNode:
+    """Parse a tree in Earth Engine's text format (``ee.Classifier.smileCart(...).explain()['tree']``, itself
+    Smile's CART listing, the layout of R's rpart)::
+
+        n=3113
+        node), split, n, loss, yval, (yprob)
+        * denotes terminal node
+        1) root 3113 2000 1 (0.5 0.3 0.2)
+          2) B8A<=0.05 600 10 3 (0.01 0.01 0.98) *
+          3) B8A>0.05 2513 1000 1 (0.6 0.35 0.05)
+            6) B04<=0.03 900 50 2 (0.05 0.95 0) *
+            7) B04>0.03 1613 100 1 (0.9 0.1 0) *
+
+    Each node line is ``id) split n loss yval [(p1 p2 ...)] [*]``: ``split`` is ``root`` or the condition that
+    sends a pixel to this node (``band<=value``, ``<``, ``>=``, ``>``, ``=``, ``!=``; spaces allowed), ``yval``
+    the class value predicted there, ``(p...)`` optional class probabilities, ``*`` marks leaves. Children of node
+    ``k`` are ``2k`` and ``2k+1`` (indentation is ignored, so a paste that loses it still works). Header lines
+    and lines starting with ``#`` are skipped. Categorical splits (``band: a,b``) are not supported.
+
+    Raises
+    ------
+    ClassifierError
+        With the line number and what is wrong.
+    """
+    nodes: dict[int, TreeNode] = {}
+    for number, raw in enumerate(str(text).splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#") or not re.match(r"^\d+\)", line):
+            continue  # headers: "n=...", "node), split, ...", "* denotes terminal node"
+        m = _NODE.match(line)
+        if m is None:
+            raise ClassifierError(
+                f"decision tree line {number} {line!r} is not 'id) band<=value n loss class (p1 p2 ...) [*]'")
+        node_id = int(m["id"])
+        if node_id in nodes:
+            raise ClassifierError(f"decision tree line {number}: node {node_id} appears twice")
+        yval = float(m["yval"])
+        if not yval.is_integer() or yval < 0:
+            raise ClassifierError(f"decision tree line {number}: class {m['yval']} is not a class value (an "
+                                  "integer >= 0)")
+        prob = None
+        if m["prob"] is not None and m["prob"].strip():
+            try:
+                prob = tuple(float(p) for p in m["prob"].replace(",", " ").split())
+            except ValueError:
+                raise ClassifierError(f"decision tree line {number}: probabilities ({m['prob']}) are not "
+                                      "numbers") from None
+            if any(p < 0 or not math.isfinite(p) for p in prob) or sum(prob) <= 0:
+                raise ClassifierError(f"decision tree line {number}: probabilities ({m['prob']}) must be >= 0 "
+                                      "and not all 0")
+        if (m["root"] is not None) != (node_id == 1):
+            raise ClassifierError(f"decision tree line {number}: only node 1 is the root, and it is written "
+                                  "'1) root ...'")
+        nodes[node_id] = TreeNode(node_id, m["var"], m["op"], None if m["value"] is None else float(m["value"]),
+                                  int(yval), prob, m["leaf"] is not None)
+    if 1 not in nodes:
+        raise ClassifierError("decision tree has no root: paste the tree text, starting at '1) root ...' "
+                              "(e.g. ee.Classifier.smileCart().train(...).explain()['tree'])")
+    for node_id in sorted(nodes):
+        if node_id != 1:
+            parent = nodes.get(node_id // 2)
+            if parent is None:
+                raise ClassifierError(f"decision tree node {node_id} has no parent node {node_id // 2}")
+            if parent.leaf:
+                raise ClassifierError(f"decision tree node {node_id}'s parent {parent.id} is marked as a leaf (*)")
+            parent.children.append(nodes[node_id])
+    for node in nodes.values():
+        if not node.leaf and len(node.children) != 2:
+            raise ClassifierError(f"decision tree node {node.id} is not a leaf (no *) but has "
+                                  f"{len(node.children)} children instead of 2")
+    return nodes[1]
+
+
+def _tree_nodes(root: TreeNode):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children)
+
+
+def _prob_classes(root: TreeNode) -> list[int] | None:
+    """Class values of the probability columns, or None when the tree lists no probabilities.
+
+    Smile (hence Earth Engine) numbers classes 0..k-1, so column i is class i; trees whose classes start at 1
+    (column i is class i+1) and trees whose columns are their sorted distinct classes are accepted too. The first
+    reading under which every node's class is its most probable one wins.
+    """
+    nodes = [n for n in _tree_nodes(root) if n.prob is not None]
+    if not nodes:
+        return None
+    k = {len(n.prob) for n in nodes}
+    if len(k) != 1:
+        raise ClassifierError("decision tree: nodes list different numbers of probabilities")
+    k = k.pop()
+    yvals = sorted({n.yval for n in _tree_nodes(root)})
+    candidates = [list(range(k)), list(range(1, k + 1))]
+    if len(yvals) == k:
+        candidates.append(yvals)
+    for columns in candidates:
+        ok = True
+        for n in nodes:
+            best = max(n.prob)
+            if n.yval not in columns or n.prob[columns.index(n.yval)] < best - 1e-6:
+                ok = False
+                break
+        if ok:
+            return columns
+    raise ClassifierError(
+        f"decision tree: the {k} probabilities of each node do not match its class (yval) whether read as "
+        "classes 0.., 1.. or the tree's classes in order; remove the (...) to use one-hot leaves")
+
+
+def _resolve_band(name: str, band_names: list[str] | None, n_features: int) -> int:
+    """Column of band ``name``: exact, then case-insensitive ignoring leading zeros (``B4`` = ``B04``), or
+    ``#i`` / ``x[i]`` / ``band_i`` for the i-th band (0-based)."""
+    m = re.fullmatch(r"(?:#|x\[|band_|b_)(\d+)\]?", name.strip(), re.IGNORECASE)
+    if band_names:
+        if name in band_names:
+            return band_names.index(name)
+
+        def norm(s):
+            return re.sub(r"(?<!\d)0+(?=\d)", "", s.strip().lower())
+
+        hits = [i for i, b in enumerate(band_names) if norm(b) == norm(name)]
+        if len(hits) == 1:
+            return hits[0]
+    if m and int(m.group(1)) < n_features:
+        return int(m.group(1))
+    known = ", ".join(band_names) if band_names else f"#0..#{n_features - 1}"
+    raise ClassifierError(f"decision tree uses band {name!r}, which the image does not have (bands: {known})")
+
+
+class TreeTextClassifier(_Estimator):
+    """A decision tree given as text (:func:`parse_tree_text`), applied as is: ``fit`` learns nothing from the
+    pixels; it only checks the tree, maps its band names to columns (``band_names``: the image's bands, which
+    :func:`landclass_ui.classify.train` sets; without them, bands are written ``#0``, ``#1``...) and sets
+    ``classes_``: the classes trained on plus any class the tree predicts.
+
+    ``predict_proba`` is the leaf's class distribution when the tree lists one, else one-hot on the leaf's class.
+    A pixel whose band is NaN follows neither branch's condition and stops at that node (its class and
+    distribution are used).
+    """
+
+    _PARAMS = ("tree", "band_names")
+
+    def __init__(self, tree: str | None = None, band_names: list[str] | None = None):
+        self.tree = tree
+        self.band_names = band_names
+
+    def fit(self, x, y=None):
+        if not self.tree:
+            raise ClassifierError("decision tree: paste a tree (parameter 'tree'), e.g. the output of "
+                                  "ee.Classifier.smileCart().train(...).explain()['tree']")
+        x = np.asarray(x)
+        self.n_features_in_ = x.shape[1]
+        self.root_ = parse_tree_text(self.tree)
+        columns = _prob_classes(self.root_)
+        names = list(self.band_names) if self.band_names is not None else None
+        self.columns_ = {}
+        for node in _tree_nodes(self.root_):
+            if node.var is not None:
+                self.columns_[node.var] = _resolve_band(node.var, names, self.n_features_in_)
+        tree_classes = {n.yval for n in _tree_nodes(self.root_)} | set(columns or ())
+        trained = set() if y is None else {int(v) for v in np.unique(np.asarray(y))}
+        self.classes_ = np.array(sorted(trained | tree_classes), dtype=np.int64)
+        col = {c: i for i, c in enumerate(self.classes_)}
+        self.leaf_proba_ = {}
+        for node in _tree_nodes(self.root_):
+            p = np.zeros(len(self.classes_))
+            if node.prob is not None and columns is not None:
+                for c, v in zip(columns, node.prob):
+                    p[col[c]] += v
+                p /= p.sum()
+            else:
+                p[col[node.yval]] = 1.0
+            self.leaf_proba_[node.id] = p
+        return self
+
+    def predict_proba(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        out = np.empty((len(x), len(self.classes_)))
+        todo = [(self.root_, np.arange(len(x)))]
+        while todo:
+            node, rows = todo.pop()
+            if node.leaf or len(rows) == 0:
+                out[rows] = self.leaf_proba_[node.id]
+                continue
+            decided = np.zeros(len(rows), bool)
+            for child in sorted(node.children, key=lambda c: c.id):
+                values = x[rows, self.columns_[child.var]]
+                go = _OPS[child.op](values, child.value) & ~decided
+                decided |= go
+                todo.append((child, rows[go]))
+            out[rows[~decided]] = self.leaf_proba_[node.id]  # NaN band: stop here
+        return out
+
+    def __repr__(self) -> str:
+        return f"TreeTextClassifier(<{0 if not self.tree else len(str(self.tree).splitlines())} lines>)"
+
+
+def _check_tree(text: str) -> None:
+    """Reject a tree that cannot be parsed when it is entered, not when the map is made."""
+    _prob_classes(parse_tree_text(text))
+
+
+#: A decision tree pasted as text, as in SEPAL (Earth Engine's tree format: ``explain()['tree']`` of smileCart,
+#: see :func:`parse_tree_text`). Nothing is learnt; the training pixels only fix the legend classes.
+DECISION_TREE = ClassifierSpec(
+    name="decision-tree",
+    label="Decision tree (pasted)",
+    params=(
+        Param("tree", str, None, "the tree in Earth Engine's text format (explain()['tree'] of smileCart), "
+              "lines like '2) B8A<=0.05 600 10 3 (0.01 0.01 0.98) *'", none_ok=True, check=_check_tree),
+    ),
+    build=lambda tree: TreeTextClassifier(tree),
+    short=("tree",),
+    aliases=("tree", "decisiontree", "decision_tree", "ee-tree"),
+    doc="a pasted tree in Earth Engine's text format; probabilities are the leaf's class distribution "
+        "(one-hot when the tree lists none)",
+)
+
+
+#: Classifiers whose estimator starts with a min-max scaler (SEPAL's ``normalize``): the methods that need it.
+SCALED = ("svm", "minimum-distance")
+
+
+def _final_step(estimator):
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def feature_importance(model, band_names: list[str] | None = None):
+    """Impurity-based importance of each band for the tree methods (random forest, gradient tree boosting,
+    CART): a :class:`pandas.Series` indexed by band name, summing to 1, largest first; None for the others (and
+    for a tree that never split).
+
+    ``model`` is a :class:`landclass_ui.classify.TrainedModel` (its band names are used) or a fitted estimator
+    (bands then named by ``band_names``, else ``#0``, ``#1``...).
+    """
+    import pandas as pd
+
+    trained = hasattr(model, "band_names") and hasattr(model, "legend")  # a TrainedModel, not an estimator
+    estimator = model.estimator if trained else model
+    names = band_names if band_names is not None else (model.band_names if trained else None)
+    values = getattr(_final_step(estimator), "feature_importances_", None)
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).all() or values.sum() <= 0:
+        return None
+    if names is None:
+        names = [f"#{i}" for i in range(len(values))]
+    series = pd.Series(values / values.sum(), index=list(names), name="importance")
+    return series.sort_values(ascending=False)
+
+
 #: Registered classifiers by stable name.
-CLASSIFIERS: dict[str, ClassifierSpec] = {spec.name: spec for spec in (RANDOM_FOREST,)}
+CLASSIFIERS: dict[str, ClassifierSpec] = {spec.name: spec for spec in (
+    RANDOM_FOREST, GRADIENT_TREE_BOOST, CART, NAIVE_BAYES, SVM, MINIMUM_DISTANCE, DECISION_TREE)}
 DEFAULT_CLASSIFIER = "random-forest"
 
 

@@ -34,7 +34,8 @@ class Prepared:
 
 def open_recipe_image(recipe: Recipe) -> ImageStack:
     """The recipe's images as one stack (see :func:`landclass_ui.imagery.open_image`), with the recipe's
-    auxiliary layers (:mod:`landclass_ui.auxiliary`) appended as bands."""
+    derived bands (:mod:`landclass_ui.indices`) and auxiliary layers (:mod:`landclass_ui.auxiliary`) appended
+    as bands."""
     from .errors import RecipeError
 
     if not recipe.images:
@@ -47,6 +48,10 @@ def open_recipe_image(recipe: Recipe) -> ImageStack:
     else:
         stacks = [open_image(ref.path, bands=ref.bands, resolution=ref.resolution) for ref in recipe.images]
         stack = combine_stacks(stacks, [ref.path for ref in recipe.images])
+    if not recipe.derived.empty:  # derived bands from the image bands (landclass_ui.indices)
+        from .indices import add_derived
+
+        stack = add_derived(stack, recipe.derived)
     return add_auxiliary(stack, recipe.auxiliary) if recipe.auxiliary else stack
 
 
@@ -122,6 +127,8 @@ def train(samples: SampleTable, legend: Legend, classifier: str = "random-forest
     spec = get_spec(classifier)
     full = parse_params(spec.name, params)
     estimator = make_classifier(spec.name, full)
+    if hasattr(estimator, "band_names"):  # a pasted decision tree names its bands
+        estimator.band_names = list(samples.band_names)
     _floor_bag_size(estimator, samples.classes)
     start = time.perf_counter()
     estimator.fit(samples.features, samples.classes)
@@ -188,17 +195,34 @@ class RunResult:
     prepared: Prepared
     messages: list[str]
     seconds: float
+    accuracy: object = None
+    assessment: object = None
+    cross_validation: object = None
 
 
 def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: str | None = None,
         recipe_out: str | None = None, progress: bool | None = None, block: int = 512,
         log: Callable[[str], None] | None = None,
-        on_progress: Callable[[int, int], None] | None = None) -> RunResult:
+        on_progress: Callable[[int, int], None] | None = None,
+        validation_ratio: float | None = None, reference=None, reference_remap: dict | None = None,
+        cv_folds: int | None = None, seed: int = 0) -> RunResult:
     """Run a recipe end to end and write its outputs.
 
     Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
     beside it (``color,value,label``), and when asked ``<stem>_probability.tif`` (winning-class probability,
     0-100, uint8, nodata 255), the training pixel table as CSV, and the recipe as JSON.
+
+    Accuracy (:mod:`landclass_ui.accuracy`), written as ``<stem>_confusion.csv``/``.png`` and
+    ``<stem>_RESULTS.md`` (:mod:`landclass_ui.report`):
+
+    * ``validation_ratio``: share of the training polygons (spatial blocks for points) held out for
+      validation, by polygon and stratified by class (:func:`landclass_ui.validation.split_by_group`); the
+      map is trained on the rest. Estimates treat the held-out pixels as a simple random sample.
+    * ``reference``: an independent reference sample (:class:`~landclass_ui.recipe.TrainingRef` of a file
+      whose classes are legend names or values, ``reference_remap`` mapping other names, e.g.
+      ``{"farmland": "FARM"}``); estimates are stratified by the mapped areas of the produced map (Olofsson et
+      al. 2014). Takes precedence over the hold-out for the report.
+    * ``cv_folds``: spatial k-fold cross-validation of the training data (mean and spread of overall accuracy).
 
     Raises
     ------
@@ -216,12 +240,76 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: 
     say("training pixels: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if samples_out:
         prepared.samples.to_csv(samples_out)
-    model = train(prepared.samples, prepared.legend, recipe.classifier.name, recipe.classifier.params)
-    say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(prepared.samples.frame)} pixels")
+    reference_frame = None
+    if reference is not None:  # read it before anything is written: a bad file leaves no output
+        from .training import read_training
+
+        from .legend import normalize_name
+
+        reference_frame = read_training(reference.path, reference.class_field, crs=prepared.stack.crs,
+                                        layer=reference.layer)
+        if reference_remap:
+            table = {normalize_name(k): v for k, v in reference_remap.items()}
+            reference_frame["label"] = reference_frame["label"].map(lambda v: table.get(normalize_name(v), v))
+        for label in reference_frame["label"].unique():
+            prepared.legend.value_of(label)  # LegendError naming a reference class that is not in the legend
+    learning, validation, how = prepared.samples, None, ""
+    if validation_ratio:
+        from .validation import split_by_group
+
+        split = split_by_group(prepared.samples, ratio=1.0 - float(validation_ratio), seed=seed)
+        learning, validation = split.learning, split.validation
+        for m in split.messages:
+            say(m)
+        how = (f"Validation sample: {validation_ratio:.0%} of the training polygons held out (whole polygons, "
+               f"stratified by class, seed {seed}), {len(validation.frame)} pixels; the map was trained on the "
+               f"other {len(learning.frame)}. Simple random estimators: pixels of one polygon are alike, so the "
+               "intervals are optimistic.")
+    model = train(learning, prepared.legend, recipe.classifier.name, recipe.classifier.params)
+    say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(learning.frame)} pixels")
     paths = export.write_classification(
         output, prepared.stack, model, probability=probability, progress=progress, block=block,
         on_progress=on_progress,
     )
+    accuracy = assessment = cv = None
+    unit = ""
+    names = {e.value: e.name for e in prepared.legend}
+    if reference is not None:
+        accuracy, how, unit = _assess_reference(reference.path, reference_frame, prepared, paths.classification)
+    elif validation is not None and len(validation.frame):
+        from .accuracy import assess
+
+        predicted = model.estimator.predict(validation.features)
+        accuracy = assess([names[int(v)] for v in validation.classes], [names[int(v)] for v in predicted])
+    if cv_folds:
+        from .validation import cross_validate
+
+        cv = cross_validate(prepared.samples, prepared.legend, recipe.classifier.name, recipe.classifier.params,
+                            k=int(cv_folds), seed=seed)
+        say(cv.summary())
+    if accuracy is not None or cv is not None:
+        from .classifiers import feature_importance
+        from .report import write_assessment
+
+        if accuracy is not None:
+            say(f"overall accuracy {accuracy.overall_accuracy:.3f} ± {1.96 * accuracy.overall_accuracy_se:.3f} "
+                f"(95%), kappa {accuracy.kappa:.3f}")
+        if accuracy is None:  # cross-validation alone: report its pooled folds
+            from .accuracy import assess
+
+            pooled = [r.confusion_matrix for r in cv.reports]
+            ref, mapped = [], []
+            for cm in pooled:
+                for m_cls in cm.index:
+                    for r_cls in cm.columns:
+                        k = int(cm.loc[m_cls, r_cls])
+                        ref += [r_cls] * k
+                        mapped += [m_cls] * k
+            accuracy = assess(ref, mapped)
+            how = "Cross-validation folds pooled (each pixel predicted by the model that did not see it)."
+        assessment = write_assessment(paths.classification, accuracy, recipe=recipe, how=how,
+                                      area_unit=unit,
+                                      importance=feature_importance(model), cross_validation=cv)
     if recipe_out:
         recipe.save(recipe_out)
     return RunResult(
@@ -234,4 +322,30 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: 
         prepared=prepared,
         messages=prepared.messages,
         seconds=time.perf_counter() - start,
+        accuracy=accuracy,
+        assessment=assessment,
+        cross_validation=cv,
     )
+
+
+def _assess_reference(source: str, frame, prepared: Prepared, class_map: str):
+    """Accuracy of the written map against an independent reference sample, stratified by mapped area."""
+    import rasterio
+
+    from .accuracy import assess
+    from .report import mapped_areas
+    from .training import extract_samples
+
+    samples = extract_samples(prepared.stack, frame, prepared.legend)
+    with rasterio.open(class_map) as src:
+        mapped_values = src.read(1)[samples.frame["row"].to_numpy(), samples.frame["col"].to_numpy()]
+    names = {e.value: e.name for e in prepared.legend}
+    keep = mapped_values != 255
+    areas, unit = mapped_areas(class_map, prepared.legend)
+    areas = areas[areas > 0]
+    report = assess([names[int(v)] for v in samples.classes[keep]], [names[int(v)] for v in mapped_values[keep]],
+                    mapped_area=areas.to_dict())
+    how = (f"Reference sample: {len(samples.frame)} pixels of {source} (independent of the training "
+           f"data); estimates stratified by the mapped area of each class (Olofsson et al. 2014), areas in "
+           f"{unit}. Pixels of one reference polygon are alike, so the intervals are optimistic.")
+    return report, how, unit

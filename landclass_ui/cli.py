@@ -29,6 +29,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="also write <stem>_probability.tif (winning-class probability, 0-100)")
     p.add_argument("--samples-out", metavar="CSV", help="write the training pixel table (bands + class) as CSV")
     p.add_argument("--recipe-out", metavar="JSON", help="write the recipe that was run as JSON")
+    p.add_argument("--validation-ratio", type=float, metavar="R",
+                   help="hold out this share of the training polygons for validation (e.g. 0.5; by polygon, "
+                        "stratified by class) and write <stem>_RESULTS.md and the confusion matrix")
+    p.add_argument("--reference", metavar="FILE",
+                   help="independent reference sample (points/polygons) to assess the map with; area estimates "
+                        "stratified by the mapped areas (Olofsson et al. 2014)")
+    p.add_argument("--reference-field", help="class field of the reference file (default: class)")
+    p.add_argument("--reference-remap", action="append", metavar="NAME=CLASS", default=[],
+                   help="map a reference class name to a legend class, e.g. farmland=FARM (repeatable)")
+    p.add_argument("--cv", type=int, metavar="K", help="spatial K-fold cross-validation of the training data")
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation split and folds (default 0)")
     p.add_argument("--block", type=int, default=512, help="prediction window size in pixels (default 512)")
     p.add_argument("-q", "--quiet", action="store_true", help="no messages or progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -130,7 +141,21 @@ def _check_bands(recipe, bands):
 def _run(args, recipe) -> int:
     from .classify import run
 
+    from .errors import TrainingDataError
+    from .recipe import TrainingRef
+
     log = (lambda m: None) if args.quiet else (lambda m: print(f"landclass: {m}", file=sys.stderr))
+    remap = {}
+    for item in args.reference_remap:
+        name, sep, target = item.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise TrainingDataError(f"--reference-remap {item!r} must look like NAME=CLASS, e.g. farmland=FARM")
+        remap[name.strip()] = target.strip()
+    if args.validation_ratio is not None and not 0 < args.validation_ratio < 1:
+        raise TrainingDataError(f"--validation-ratio must be between 0 and 1 (e.g. 0.5), not {args.validation_ratio}")
+    if args.cv is not None and args.cv < 2:
+        raise TrainingDataError(f"--cv needs at least 2 folds, not {args.cv}")
+    reference = TrainingRef("file", path=args.reference, class_field=args.reference_field) if args.reference else None
     result = run(
         recipe,
         args.output,
@@ -140,9 +165,16 @@ def _run(args, recipe) -> int:
         progress=False if args.quiet else None,
         block=args.block,
         log=log,
+        validation_ratio=args.validation_ratio,
+        reference=reference,
+        reference_remap=remap,
+        cv_folds=args.cv,
+        seed=args.seed,
     )
     written = [result.classification, result.legend_csv, result.probability, result.samples_csv,
                result.recipe_json]
+    if result.assessment is not None:
+        written += [result.assessment.results_md, result.assessment.confusion_png, result.assessment.confusion_csv]
     print(f"wrote {', '.join(w for w in written if w)} in {result.seconds:.1f} s")
     return 0
 

@@ -179,7 +179,7 @@ class ImageStack:
             datasets: dict[str, rasterio.io.DatasetReaderBase] = {}
             alphas: dict[str, int | None] = {}  # alpha band of a warped file without nodata (marks uncovered area)
             for band in self.bands:
-                if band.path in datasets or band.path.startswith("aux:"):
+                if band.path in datasets or band.path.startswith(("aux:", "derived:")):
                     continue
                 src = stack.enter_context(_open_raster(band.path))
                 alphas[band.path] = None
@@ -213,8 +213,12 @@ class ImageStack:
                         from .auxiliary import compute
 
                         out[i] = compute(band, self.grid, window, out_shape)
-                    else:
+                    elif not band.path.startswith("derived:"):
                         out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
+                if any(b.path.startswith("derived:") for b in self.bands):  # from the bands just read
+                    from .indices import compute as compute_derived
+
+                    compute_derived(self.bands, out)
                 return out
 
             yield read

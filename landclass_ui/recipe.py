@@ -15,8 +15,13 @@ JSON layout (``schema_version`` 1)::
       "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null},
                    {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]}],
       "classifier": {"name": "random-forest", "params": {"n_trees": 25}},
-      "auxiliary": ["latitude"]                                              # extra layers on the image grid
+      "auxiliary": ["latitude"],                                             # extra layers on the image grid
+      "derived": {"pairwise": {"operations": ["nd"], "bands": ["B04", "B8A"]},  # bands: [] = all bands
+                  "indices": ["ndvi", "ndwi"], "sensor": "sentinel-2",       # see landclass_ui.indices
+                  "roles": {"red": "B04", "nir": "B8A"}}                     # roles by hand win over the sensor
     }
+
+``derived`` is left out when it is empty, and a recipe without it loads with an empty one.
 
 Relative paths are resolved against the recipe file's folder.
 """
@@ -34,7 +39,7 @@ from .classifiers import DEFAULT_CLASSIFIER, parse_params
 from .errors import RecipeError
 from .legend import Legend
 
-__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "SCHEMA_VERSION", "atomic_write_text",
+__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "SCHEMA_VERSION", "atomic_write_text",
            "default_name"]
 
 SCHEMA_VERSION = 1
@@ -102,6 +107,40 @@ class ClassifierRef:
 
 
 @dataclass
+class PairwiseRef:
+    """Pairwise band operations (``nd``, ``ratio``, ``difference``) over ``bands`` (empty: all bands)."""
+
+    operations: list[str] = field(default_factory=list)
+    bands: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DerivedRef:
+    """Derived bands (:mod:`landclass_ui.indices`): pairwise operations and spectral indices from band roles.
+
+    ``sensor`` (``sentinel-2``, ``landsat-5-7``, ``landsat-8-9`` or None: detected when unambiguous) fills the
+    roles from band names; ``roles`` (role -> band name) given explicitly win."""
+
+    pairwise: PairwiseRef = field(default_factory=PairwiseRef)
+    indices: list[str] = field(default_factory=list)
+    sensor: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.pairwise.operations or self.indices)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "DerivedRef":
+        d = d or {}
+        pair = d.get("pairwise") or {}
+        return cls(PairwiseRef([str(o) for o in pair.get("operations") or []],
+                               [str(b) for b in pair.get("bands") or []]),
+                   [str(i) for i in d.get("indices") or []], d.get("sensor") or None,
+                   {str(k): str(v) for k, v in (d.get("roles") or {}).items()})
+
+
+@dataclass
 class Recipe:
     """A classification recipe (see the module docstring for the JSON layout)."""
 
@@ -111,6 +150,7 @@ class Recipe:
     training: list[TrainingRef] = field(default_factory=list)
     classifier: ClassifierRef = field(default_factory=ClassifierRef)
     auxiliary: list[str] = field(default_factory=list)
+    derived: DerivedRef = field(default_factory=DerivedRef)
     schema_version: int = SCHEMA_VERSION
 
     # --- validation -------------------------------------------------------------------------------------
@@ -142,6 +182,8 @@ class Recipe:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if self.derived.empty and not (self.derived.sensor or self.derived.roles):
+            del d["derived"]  # no derived bands: the layout of recipes written before they existed
         return {"schema_version": d.pop("schema_version"), **d}
 
     def to_json(self) -> str:
@@ -193,6 +235,7 @@ class Recipe:
                 training=training,
                 classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
                 auxiliary=[str(a) for a in d.get("auxiliary") or []],
+                derived=DerivedRef.from_dict(d.get("derived")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None

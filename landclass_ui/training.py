@@ -77,8 +77,8 @@ def read_training(
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``label`` (the class as read, stripped text), ``group`` (0-based feature id), ``geometry``,
-        and the file's other columns. Rows with an empty class or geometry are dropped (``attrs["messages"]``
+        Columns ``label`` (the class as read, stripped text), ``group`` (0-based id of each polygon or point:
+        multi-part features are split into their parts), ``geometry``, and the file's other columns. Rows with an empty class or geometry are dropped (``attrs["messages"]``
         says how many).
 
     Raises
@@ -192,7 +192,8 @@ def _find_class_field(frame, class_field: str | None, path: str) -> str:
 
 
 def _tidy(frame, field_name: str, crs, *, source: str):
-    frame = frame.copy()
+    # one row per polygon (or point): the parts of a multi-polygon are separate polygons for validation
+    frame = frame.explode(index_parts=False, ignore_index=True)
     frame["group"] = np.arange(len(frame))
     labels = frame[field_name]
     text = labels.map(lambda v: "" if pd.isna(v) else (str(int(v)) if _is_integral(v) else str(v).strip()))

@@ -681,6 +681,12 @@ def test_app_two_clicks_map_water_as_water_and_forest_as_forest(app_run):
     assert found == {"water": 3, "forest": 2}
 
 
+def test_app_shows_band_importance_of_the_live_forest(app_run):
+    shown = app_run["app"].cls.importance.value
+    assert "Band importance" in shown
+    assert all(band in shown for band in ("B02", "B03", "B04", "B8A"))
+
+
 def test_app_saves_the_points(app_run):
     saved = json.loads((app_run["workdir"] / "recipe.json").read_text())
     (lat_w, lon_w), (lat_f, lon_f) = app_run["water"], app_run["forest"]

@@ -299,8 +299,8 @@ def test_validate_unknown_classifier_param():
 
 def test_validate_unknown_classifier():
     r = valid_recipe()
-    r.classifier = ClassifierRef("svm", {})
-    with pytest.raises(ClassifierError, match="unknown classifier 'svm'"):
+    r.classifier = ClassifierRef("k-nearest-neighbours", {})
+    with pytest.raises(ClassifierError, match="unknown classifier 'k-nearest-neighbours'"):
         r.validate()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ..classifiers import feature_importance
 from ..classify import open_recipe_image
 from ..display import composite_bands, make_composite, make_empty
 from ..errors import LandclassError
@@ -238,12 +239,14 @@ class LandclassApp:
         start = time.perf_counter()
         result = self.live.update(recipe, legend)
         if result is None:
+            self.cls.show_importance(None)
             self._set_status("add training points of at least two classes (TRN, then Training mode)")
             for layer in (self.map.class_layer, self.map.prob_layer, self.map.view_layer):
                 layer.url = self.tiles.url(make_empty(self.live.stack, self.cache), self._template, self.version)
             return
         self.version += 1
         self.map.class_layer.url = self.tiles.url(result.classification, self._template, self.version)
+        self.cls.show_importance(feature_importance(result.model))
         self._probability = result.probability
         self._show_probability()
         seconds = time.perf_counter() - start

@@ -1,4 +1,5 @@
-"""IMG panel: open an image (path or file chooser), pick its bands, choose the colour composite shown."""
+"""IMG panel: open an image (path or file chooser), pick its bands, choose the colour composite shown, and add
+derived bands (pairwise operations over the selected bands, spectral indices from band roles)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import ipywidgets as W
 
 from ..display import COMPOSITES
 from ..imagery import open_image
+from ..indices import INDICES, OPERATIONS, ROLES, SENSORS, available_indices, detect_sensor, resolve_roles
 from ..recipe import ImageRef
 from ..store import RecipeStore
 from .common import Message, guarded
@@ -24,6 +26,12 @@ class ImagePanel:
         self.path.add_class("landclass-image-path")
         self.open_button = W.Button(description="Open", icon="folder-open", layout=W.Layout(width="90px"))
         self.open_button.on_click(lambda _: guarded(self.message, self.open, self.path.value))
+        self.add_button = W.Button(description="Add", icon="plus", layout=W.Layout(width="70px"),
+                                   tooltip="Stack this image too (e.g. another date), on the first image's grid")
+        self.add_button.add_class("landclass-add-image")
+        self.add_button.on_click(lambda _: guarded(self.message, self.add_image, self.path.value))
+        self.others = W.HTML()
+        self.others.add_class("landclass-other-images")
         self.chooser = self._file_chooser(start_dir)
         self.bands = W.SelectMultiple(description="Bands", rows=8, layout=W.Layout(width="340px"))
         self.bands.add_class("landclass-bands")
@@ -33,10 +41,11 @@ class ImagePanel:
                                     layout=W.Layout(width="340px"))
         self.info = W.HTML()
         self.message = Message()
-        children = [W.HBox([self.path, self.open_button])]
+        self._build_derived()
+        children = [W.HBox([self.path, self.open_button, self.add_button]), self.others]
         if self.chooser is not None:
             children.append(self.chooser)
-        children += [self.info, self.bands, self.apply_bands, self.composite, self.message]
+        children += [self.info, self.bands, self.apply_bands, self.composite, self.derived_box, self.message]
         self.widget = W.VBox(children)
         self.widget.add_class("landclass-img")
         self._shown_path = None
@@ -58,6 +67,9 @@ class ImagePanel:
             self.bands.options = []
             return
         ref = images[0]
+        self.others.value = "".join(
+            f"<small>+ {os.path.basename(i.path.rstrip('/'))} ({len(i.bands) if i.bands else 'all'} bands, "
+            f"stacked on the first image's grid)</small><br>" for i in images[1:])
         if ref.path != self._shown_path:
             self.path.value = ref.path
             stack = guarded(self.message, open_image, ref.path, resolution=ref.resolution)
@@ -70,12 +82,31 @@ class ImagePanel:
                                f"{g.crs.to_string()}<br>{'<br>'.join(stack.messages)}")
             self.bands.options = self._all_bands
         self.bands.value = tuple(ref.bands or self._all_bands)
+        self._refresh_derived()
 
     def open(self, path: str) -> None:
         path = os.path.abspath(os.path.expanduser(path.strip()))  # the saved recipe must not depend on the cwd
         stack = open_image(path)  # a clear error for a missing, corrupt or CRS-less file
-        self.store.edit("open image", lambda r: setattr(r, "images", [ImageRef(path)]))
+        def change(r):
+            r.images = [ImageRef(path)]
+            _settle_derived(r, stack.band_names, new_image=True)
+        self.store.edit("open image", change)
         self.message.show(f"opened {os.path.basename(path.rstrip('/'))}: {len(stack.bands)} bands", "ok")
+
+    def add_image(self, path: str) -> None:
+        """Stack another image (e.g. a second date) after the current ones; it must overlap the first."""
+        from ..imagery import combine_stacks
+
+        images = self.store.recipe.images
+        if not images:
+            return self.open(path)
+        path = os.path.abspath(os.path.expanduser(path.strip()))
+        refs = [*images, ImageRef(path)]
+        stacks = [open_image(r.path, bands=r.bands, resolution=r.resolution) for r in refs]
+        combined = combine_stacks(stacks, [r.path for r in refs])  # NoOverlapError says which and where
+        self.store.edit("add image", lambda r: setattr(r, "images", [*r.images, ImageRef(path)]))
+        self.message.show(f"added {os.path.basename(path.rstrip('/'))}: {len(stacks[-1].bands)} bands, "
+                          f"{len(combined.bands)} in all", "ok")
 
     def set_bands(self, bands: list[str]) -> None:
         if not bands:
@@ -84,5 +115,149 @@ class ImagePanel:
 
         def change(r):
             r.images[0].bands = None if list(bands) == list(self._all_bands) else list(bands)
+            _settle_derived(r, list(bands))
         self.store.edit("select bands", change)
         self.message.show(f"using {len(bands)} band(s): {', '.join(bands)}", "ok")
+
+    # --- derived bands ----------------------------------------------------------------------------------
+
+    def _build_derived(self) -> None:
+        self._updating = False
+        self.operations = {}
+        for op, label in (("nd", "normalized difference"), ("ratio", "ratio"), ("difference", "difference")):
+            box = W.Checkbox(value=False, description=label, indent=False, layout=W.Layout(width="auto"))
+            box.add_class(f"landclass-pairwise-{op}")
+            box.observe(lambda ch, op=op: self._on_operation(op, ch["new"]), "value")
+            self.operations[op] = box
+        self.pair_info = W.HTML()
+        self.sensor = W.Dropdown(options=[("auto (Sentinel-2 names)", "auto"), *[(s, s) for s in SENSORS],
+                                          ("bands by hand", "custom")],
+                                 value="auto", description="Sensor", layout=W.Layout(width="340px"))
+        self.sensor.add_class("landclass-sensor")
+        self.sensor.observe(lambda ch: self._on_sensor(ch["new"]), "value")
+        self.roles = {}
+        for role in ROLES:
+            dd = W.Dropdown(options=[("-", "")], value="", description=role, layout=W.Layout(width="220px"))
+            dd.add_class(f"landclass-role-{role}")
+            dd.observe(lambda ch, role=role: self._on_role(role, ch["new"]), "value")
+            self.roles[role] = dd
+        self.roles_box = W.VBox(list(self.roles.values()))
+        self.roles_box.add_class("landclass-roles")
+        self.indices = W.SelectMultiple(description="Indices", rows=6, layout=W.Layout(width="340px"))
+        self.indices.add_class("landclass-indices")
+        self.apply_indices = W.Button(description="Use selected indices", icon="check")
+        self.apply_indices.on_click(lambda _: guarded(self.message, self.set_indices, list(self.indices.value)))
+        self.derived_box = W.VBox([
+            W.HTML("<b>Derived bands</b><br><small>Pairwise operations over the selected bands (every pair):"
+                   "</small>"),
+            W.HBox(list(self.operations.values())), self.pair_info,
+            W.HTML("<small>Spectral indices from band roles (only those the bands allow are listed):</small>"),
+            self.sensor, self.roles_box, self.indices, self.apply_indices,
+        ])
+        self.derived_box.add_class("landclass-derived")
+
+    def _selected(self) -> list[str]:
+        images = self.store.recipe.images
+        if not images or not getattr(self, "_all_bands", None):
+            return []
+        return list(images[0].bands or self._all_bands)
+
+    def _refresh_derived(self) -> None:
+        d = self.store.recipe.derived
+        names = self._selected()
+        self._updating = True
+        try:
+            for op, box in self.operations.items():
+                box.value = op in d.pairwise.operations
+            n = len(d.pairwise.bands or names)
+            pairs = n * (n - 1) // 2
+            self.pair_info.value = (f"<small>{pairs} pair(s) of {n} band(s) per operation, named like "
+                                    f"nd_&lt;b1&gt;_&lt;b2&gt;</small>")
+            sensor = d.sensor or ("custom" if d.roles else "auto")
+            self.sensor.value = sensor
+            try:
+                roles = resolve_roles(names, d.sensor, d.roles)
+            except Exception:
+                roles = {}
+            options = [("-", "")] + [(b, b) for b in names]
+            for role, dd in self.roles.items():
+                dd.options = options
+                dd.value = roles.get(role, "") if roles.get(role, "") in names else ""
+            offered = available_indices(roles, d.sensor or detect_sensor(names))
+            self.indices.options = [(f"{i} - {INDICES[i].title.split(': ')[-1]}" if i in INDICES else i, i)
+                                    for i in offered]
+            self.indices.value = tuple(i for i in d.indices if i in offered)
+        finally:
+            self._updating = False
+
+    def _on_operation(self, op: str, on: bool) -> None:
+        if self._updating:
+            return
+        current = list(self.store.recipe.derived.pairwise.operations)
+        if on == (op in current):
+            return
+        new = [o for o in OPERATIONS if (o in current and o != op) or (o == op and on)]
+        if on and len(self._selected()) < 2:
+            self.message.show("select at least two bands for band operations", "error")
+            self._refresh_derived()
+            return
+
+        def change(r):
+            r.derived.pairwise.operations = new
+        self.store.edit(f"{'add' if on else 'remove'} {op} bands", change)
+        n = len(self._selected())
+        self.message.show(f"{op}: {n * (n - 1) // 2} band(s) {'added' if on else 'removed'}", "ok")
+
+    def _on_sensor(self, sensor: str) -> None:
+        if self._updating:
+            return
+        names = self._selected()
+
+        def change(r):
+            if sensor == "custom":  # keep what is shown, as explicit roles to edit
+                r.derived.roles = resolve_roles(names, r.derived.sensor, r.derived.roles)
+                r.derived.sensor = None
+            elif sensor == "auto":
+                r.derived.sensor, r.derived.roles = None, {}
+            else:  # the roles are stored explicitly once the sensor is chosen
+                r.derived.sensor = sensor
+                r.derived.roles = resolve_roles(names, sensor)
+            _settle_derived(r, names)
+        guarded(self.message, self.store.edit, f"sensor {sensor}", change)
+
+    def _on_role(self, role: str, band: str) -> None:
+        if self._updating:
+            return
+        names = self._selected()
+
+        def change(r):
+            roles = resolve_roles(names, r.derived.sensor, r.derived.roles)
+            roles[role] = band
+            r.derived.roles = {k: v for k, v in roles.items() if v}
+            _settle_derived(r, names)
+        guarded(self.message, self.store.edit, f"{role} band {band or 'none'}", change)
+
+    def set_indices(self, indices: list[str]) -> None:
+        def change(r):
+            r.derived.indices = list(indices)
+        self.store.edit("select indices", change)
+        self.message.show(f"indices: {', '.join(indices) or 'none'}", "ok")
+
+
+def _settle_derived(recipe, band_names: list[str], *, new_image: bool = False) -> None:
+    """Keep the derived-band settings consistent with the image bands: a new image starts from its own roles
+    (operations are kept); bands no longer selected leave the pairwise list and the roles, and indices that
+    the remaining bands cannot make are dropped."""
+    d = recipe.derived
+    if new_image:
+        d.pairwise.bands, d.sensor, d.roles = [], None, {}
+    d.pairwise.bands = [b for b in d.pairwise.bands if b in band_names]
+    d.roles = {k: v for k, v in d.roles.items() if v in band_names}
+    try:
+        roles = resolve_roles(band_names, d.sensor, d.roles)
+    except Exception:
+        roles = {}
+    offered = available_indices(roles, d.sensor or detect_sensor(band_names))
+    d.indices = [i for i in d.indices if i in offered]
+    if len(d.pairwise.bands or band_names) < 2:
+        d.pairwise.operations = []
