@@ -18,7 +18,7 @@ from .legend import NODATA_CLASS, Legend
 from .recipe import Recipe
 from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
 
-__all__ = ["Prepared", "TrainedModel", "prepare", "train", "predict_block", "run", "RunResult"]
+__all__ = ["Prepared", "TrainedModel", "prepare", "train", "predict_block", "predict_block_probabilities", "run", "RunResult"]
 
 
 @dataclass
@@ -182,6 +182,40 @@ def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np
     return classes.reshape(height, width), probability.reshape(height, width)
 
 
+def predict_block_probabilities(model: TrainedModel, data: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`predict_block` (same ``classes`` and ``probability``), plus the probability of every legend
+    class, from one ``predict_proba`` call.
+
+    Returns
+    -------
+    classes, probability : numpy.ndarray
+        As :func:`predict_block`.
+    cube : numpy.ndarray
+        uint8 ``(n_legend_classes, height, width)`` in legend order: each class's probability in percent
+        (0-100, rounded, so a pixel's bands sum to 100 within rounding), 0 for a legend class the model was not
+        trained on, 255 where nodata.
+    """
+    n_band, height, width = data.shape
+    pixels = data.reshape(n_band, -1).T
+    valid = np.isfinite(pixels).all(axis=1)
+    values = list(model.legend.values)
+    classes = np.full(height * width, NODATA_CLASS, np.uint8)
+    probability = np.full(height * width, 255, np.uint8)
+    cube = np.full((len(values), height * width), 255, np.uint8)
+    if valid.any():
+        proba = model.estimator.predict_proba(pixels[valid])
+        best = proba.argmax(axis=1)
+        classes[valid] = model.class_values[best].astype(np.uint8)
+        probability[valid] = np.rint(proba[np.arange(len(best)), best] * 100).astype(np.uint8)
+        cube[:, valid] = 0
+        column = {int(v): i for i, v in enumerate(model.class_values)}
+        for band, value in enumerate(values):
+            if int(value) in column:
+                cube[band, valid] = np.rint(proba[:, column[int(value)]] * 100).astype(np.uint8)
+    return classes.reshape(height, width), probability.reshape(height, width), cube.reshape(-1, height, width)
+
+
 @dataclass
 class RunResult:
     """Paths written by :func:`run` and what happened on the way."""
@@ -198,9 +232,11 @@ class RunResult:
     accuracy: object = None
     assessment: object = None
     cross_validation: object = None
+    class_probability: str | None = None
 
 
-def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: str | None = None,
+def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabilities: bool = False,
+        samples_out: str | None = None,
         recipe_out: str | None = None, progress: bool | None = None, block: int = 512,
         log: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
@@ -210,7 +246,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: 
 
     Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
     beside it (``color,value,label``), and when asked ``<stem>_probability.tif`` (winning-class probability,
-    0-100, uint8, nodata 255), the training pixel table as CSV, and the recipe as JSON.
+    0-100, uint8, nodata 255), ``<stem>_class_probability.tif`` (``class_probabilities``: one band per legend
+    class, ``"<class> %"``, 0-100), the training pixel table as CSV, and the recipe as JSON.
 
     Accuracy (:mod:`landclass_ui.accuracy`), written as ``<stem>_confusion.csv``/``.png`` and
     ``<stem>_RESULTS.md`` (:mod:`landclass_ui.report`):
@@ -268,7 +305,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: 
     model = train(learning, prepared.legend, recipe.classifier.name, recipe.classifier.params)
     say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(learning.frame)} pixels")
     paths = export.write_classification(
-        output, prepared.stack, model, probability=probability, progress=progress, block=block,
+        output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
+        progress=progress, block=block,
         on_progress=on_progress,
     )
     accuracy = assessment = cv = None
@@ -325,6 +363,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, samples_out: 
         accuracy=accuracy,
         assessment=assessment,
         cross_validation=cv,
+        class_probability=paths.class_probability,
     )
 
 

@@ -27,6 +27,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output class map (Cloud Optimized GeoTIFF)")
     p.add_argument("--probability", action="store_true",
                    help="also write <stem>_probability.tif (winning-class probability, 0-100)")
+    p.add_argument("--class-probabilities", action="store_true",
+                   help="also write <stem>_class_probability.tif (one band per class, '<class> %%', 0-100)")
     p.add_argument("--samples-out", metavar="CSV", help="write the training pixel table (bands + class) as CSV")
     p.add_argument("--recipe-out", metavar="JSON", help="write the recipe that was run as JSON")
     p.add_argument("--validation-ratio", type=float, metavar="R",
@@ -64,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bands", help="comma-separated band names to use, e.g. B02,B03,B04,B8A")
     c.add_argument("--resolution", type=float, help="Sentinel-2 .SAFE resolution in m (10, 20 or 60)")
     c.add_argument("--aux", action="append", metavar="LAYER", default=[],
-                   help="auxiliary layer added to the bands: latitude (repeatable)")
+                   help="auxiliary layer added to the bands (repeatable): latitude; terrain=DEM.tif (elevation, "
+                        "slope, aspect, eastness, northness); water=OCCURRENCE.tif (every band of the file, e.g. "
+                        "a JRC Global Surface Water tile)")
     c.add_argument("--classifier", default="random-forest", help="classifier (default random-forest)")
     c.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="classifier parameter, e.g. n_trees=50 (repeatable)")
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _recipe_from_classify(args):
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
+    from .auxiliary import parse_cli as parse_aux_cli
     from .recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
 
     bands = [b.strip() for b in args.bands.split(",") if b.strip()] if args.bands else None
@@ -109,7 +114,7 @@ def _recipe_from_classify(args):
         training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
                   for t in args.training],
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
-        auxiliary=list(args.aux),
+        auxiliary=[parse_aux_cli(a) for a in args.aux],
     )
     if args.name:
         recipe.name = args.name
@@ -160,6 +165,7 @@ def _run(args, recipe) -> int:
         recipe,
         args.output,
         probability=args.probability,
+        class_probabilities=args.class_probabilities,
         samples_out=args.samples_out,
         recipe_out=args.recipe_out,
         progress=False if args.quiet else None,
@@ -171,7 +177,8 @@ def _run(args, recipe) -> int:
         cv_folds=args.cv,
         seed=args.seed,
     )
-    written = [result.classification, result.legend_csv, result.probability, result.samples_csv,
+    written = [result.classification, result.legend_csv, result.probability, result.class_probability,
+               result.samples_csv,
                result.recipe_json]
     if result.assessment is not None:
         written += [result.assessment.results_md, result.assessment.confusion_png, result.assessment.confusion_csv]

@@ -17,7 +17,8 @@ import numpy as np
 
 from .legend import NODATA_CLASS
 
-__all__ = ["OutputPaths", "write_classification", "legend_path", "probability_path", "to_cog"]
+__all__ = ["OutputPaths", "write_classification", "legend_path", "probability_path", "class_probability_path",
+           "to_cog"]
 
 
 @dataclass
@@ -27,6 +28,7 @@ class OutputPaths:
     classification: str
     legend_csv: str
     probability: str | None = None
+    class_probability: str | None = None
 
 
 #: SEPAL's class-probability palette, from 0 % to 100 %.
@@ -51,6 +53,12 @@ def probability_path(output: str | os.PathLike) -> str:
     """``map.tif`` -> ``map_probability.tif`` (beside it)."""
     p = Path(output)
     return str(p.with_name(p.stem + "_probability.tif"))
+
+
+def class_probability_path(output: str | os.PathLike) -> str:
+    """``map.tif`` -> ``map_class_probability.tif`` (beside it)."""
+    p = Path(output)
+    return str(p.with_name(p.stem + "_class_probability.tif"))
 
 
 def _temp_name(final: Path, tag: str) -> str:
@@ -87,7 +95,7 @@ def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colorma
 
 
 def write_classification(output: str | os.PathLike, stack, model, *, probability: bool = False,
-                         progress: bool | None = None, block: int = 512,
+                         class_probabilities: bool = False, progress: bool | None = None, block: int = 512,
                          on_progress: Callable[[int, int], None] | None = None) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
@@ -100,6 +108,10 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     model : TrainedModel
     probability : bool
         Also write ``<stem>_probability.tif``: winning-class probability 0-100 (uint8, nodata 255).
+    class_probabilities : bool
+        Also write ``<stem>_class_probability.tif`` (SEPAL's ``<class> %`` bands): one uint8 band per legend
+        class, in legend order, its probability 0-100 (a pixel's bands sum to 100 within rounding), nodata 255,
+        band descriptions ``"<class name> %"``.
     progress : bool or None
         tqdm progress bar on stderr (None: only when stderr is a terminal).
     block : int
@@ -110,7 +122,7 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     import rasterio
     from tqdm import tqdm
 
-    from .classify import predict_block
+    from .classify import predict_block, predict_block_probabilities
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +140,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         if probability:
             raw_prob = _temp_name(output, "rawprob")
             temps.append(raw_prob)
+        raw_cube = None
+        n_cube = len(model.legend.values)
+        if class_probabilities:
+            raw_cube = _temp_name(output, "rawcube")
+            temps.append(raw_cube)
         windows = list(grid.windows(block))
         bar = tqdm(total=grid.width * grid.height, unit="px", unit_scale=True, desc="classifying",
                    disable=(None if progress is None else not progress))
@@ -136,10 +153,23 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
             dst_p = rasterio.open(raw_prob, "w", **profile) if raw_prob else None
             if dst_p is not None:
                 dst_p.write_colormap(1, probability_colormap())
+            # photometric/colorinterp: else GDAL takes 3-4 uint8 bands for RGB(A) and rio-cogeo masks by "alpha"
+            dst_q = (rasterio.open(raw_cube, "w", **{**profile, "count": n_cube, "photometric": "MINISBLACK"})
+                     if raw_cube else None)
+            if dst_q is not None:
+                from rasterio.enums import ColorInterp
+
+                dst_q.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (n_cube - 1)
+                for band, name in enumerate(model.legend.names, start=1):
+                    dst_q.set_band_description(band, f"{name} %")
             done = 0
             try:
                 for window in windows:
-                    classes, prob = predict_block(model, read(window))
+                    if dst_q is not None:
+                        classes, prob, cube = predict_block_probabilities(model, read(window))
+                        dst_q.write(cube, window=window)
+                    else:
+                        classes, prob = predict_block(model, read(window))
                     dst_c.write(classes, 1, window=window)
                     if dst_p is not None:
                         dst_p.write(prob, 1, window=window)
@@ -150,6 +180,8 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
             finally:
                 if dst_p is not None:
                     dst_p.close()
+                if dst_q is not None:
+                    dst_q.close()
                 bar.close()
         cog_class = _temp_name(output, "cog")
         temps.append(cog_class)
@@ -159,11 +191,16 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
             cog_prob = _temp_name(output, "cogprob")
             temps.append(cog_prob)
             to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap())
+        cog_cube = None
+        if raw_cube:
+            cog_cube = _temp_name(output, "cogcube")
+            temps.append(cog_cube)
+            to_cog(raw_cube, cog_cube, resampling="average")
         legend_csv = legend_path(output)
         model.legend.to_csv(legend_csv)
         from .recipe import default_file_mode
 
-        for name in (cog_class, cog_prob):
+        for name in (cog_class, cog_prob, cog_cube):
             if name:
                 os.chmod(name, default_file_mode())
         os.replace(cog_class, output)
@@ -171,7 +208,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         if cog_prob:
             prob_out = probability_path(output)
             os.replace(cog_prob, prob_out)
-        return OutputPaths(str(output), legend_csv, prob_out)
+        cube_out = None
+        if cog_cube:
+            cube_out = class_probability_path(output)
+            os.replace(cog_cube, cube_out)
+        return OutputPaths(str(output), legend_csv, prob_out, cube_out)
     finally:
         for name in temps:
             if os.path.exists(name):

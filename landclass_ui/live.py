@@ -45,6 +45,11 @@ class LiveResult:
     n_samples: int
     fit_seconds: float
     predict_seconds: float
+    #: The class and winning-class probability arrays written (uint8, 255 = nodata).
+    classes: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    #: Overview only: uint8 raster, 1 where the probability is below 75 % (:mod:`landclass_ui.guidance`).
+    uncertain: str | None = None
 
 
 class LiveClassifier:
@@ -78,6 +83,7 @@ class LiveClassifier:
         self._lock = threading.Lock()
         self._version = 0
         self.model: TrainedModel | None = None
+        self.samples_used: SampleTable | None = None  # the training pixels of the last fit
         self.messages: list[str] = []
 
     # --- data ---------------------------------------------------------------------------------------------
@@ -166,6 +172,7 @@ class LiveClassifier:
     def fit(self, recipe: Recipe, legend: Legend) -> TrainedModel | None:
         """Train the recipe's classifier; None while fewer than two classes have training pixels."""
         samples = self.samples(recipe, legend)
+        self.samples_used = samples
         if samples is None:
             self.model = None
             return None
@@ -235,9 +242,19 @@ class LiveClassifier:
                 dst.write_colormap(1, model.legend.colormap() if "class" in name else probability_colormap())
             os.replace(tmp, path)
             paths.append(str(path))
+        uncertain = None
+        if tag == "overview":
+            from .guidance import uncertain_colormap, uncertain_raster
+
+            uncertain = str(self.workdir / f"{tag}_uncertain_{v}.tif")
+            tmp = self.workdir / f".{tag}_uncertain_{v}.tif.tmp"
+            with rasterio.open(tmp, "w", **{**profile, "nodata": 0}) as dst:
+                dst.write(uncertain_raster(prob), 1)
+                dst.write_colormap(1, uncertain_colormap())
+            os.replace(tmp, uncertain)
         self._cleanup(tag, keep=v)
         return LiveResult(v, paths[0], paths[1], grid, model, getattr(model, "n_samples", 0),
-                          model.fit_seconds, predict_seconds)
+                          model.fit_seconds, predict_seconds, classes, prob, uncertain)
 
     def _cleanup(self, tag: str, keep: int) -> None:
         """Remove all but the last three versions of ``tag`` rasters (tiles may still be loading)."""

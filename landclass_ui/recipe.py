@@ -15,7 +15,9 @@ JSON layout (``schema_version`` 1)::
       "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null},
                    {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]}],
       "classifier": {"name": "random-forest", "params": {"n_trees": 25}},
-      "auxiliary": ["latitude"],                                             # extra layers on the image grid
+      "auxiliary": ["latitude",                                              # extra layers on the image grid
+                    {"layer": "terrain", "path": "dem.tif", "bands": ["elevation", "slope"]},
+                    {"layer": "water", "path": "occurrence.tif", "bands": null}],  # null: all bands
       "derived": {"pairwise": {"operations": ["nd"], "bands": ["B04", "B8A"]},  # bands: [] = all bands
                   "indices": ["ndvi", "ndwi"], "sensor": "sentinel-2",       # see landclass_ui.indices
                   "roles": {"red": "B04", "nir": "B8A"}}                     # roles by hand win over the sensor
@@ -140,6 +142,16 @@ class DerivedRef:
                    {str(k): str(v) for k, v in (d.get("roles") or {}).items()})
 
 
+def _aux_entry(entry, resolve):
+    """An ``auxiliary`` entry as stored: a layer name, or a dict (``layer``, ``path`` resolved, ``bands``)."""
+    if isinstance(entry, dict):
+        out = dict(entry)
+        if out.get("path"):
+            out["path"] = resolve(str(out["path"]))
+        return out
+    return str(entry)
+
+
 @dataclass
 class Recipe:
     """A classification recipe (see the module docstring for the JSON layout)."""
@@ -149,7 +161,7 @@ class Recipe:
     legend: list[dict] | None = None
     training: list[TrainingRef] = field(default_factory=list)
     classifier: ClassifierRef = field(default_factory=ClassifierRef)
-    auxiliary: list[str] = field(default_factory=list)
+    auxiliary: list[str | dict] = field(default_factory=list)  # see landclass_ui.auxiliary
     derived: DerivedRef = field(default_factory=DerivedRef)
     schema_version: int = SCHEMA_VERSION
 
@@ -234,7 +246,7 @@ class Recipe:
                 legend=d.get("legend"),
                 training=training,
                 classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
-                auxiliary=[str(a) for a in d.get("auxiliary") or []],
+                auxiliary=[_aux_entry(a, resolve) for a in d.get("auxiliary") or []],
                 derived=DerivedRef.from_dict(d.get("derived")),
             )
         except (KeyError, TypeError, AttributeError) as exc:

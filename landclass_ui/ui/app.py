@@ -27,6 +27,7 @@ from ..sample import sample_paths
 from ..store import RecipeStore
 from ..tiles import TileService
 from ..training import legend_colors, read_training
+from .acc import AccuracyPanel
 from .aux import AuxPanel
 from .cls import ClassifierPanel
 from .common import Message
@@ -92,12 +93,14 @@ class LandclassApp:
         class_layer = self.tiles.layer(empty, name="Classification (scene)", max_zoom=20)
         view_layer = self.tiles.layer(empty, name="Classification (view)", max_zoom=20)
         prob_layer = self.tiles.layer(empty, name="Probability", max_zoom=20)
+        uncertain_layer = self.tiles.layer(empty, name="Least confident (< 75 %)", max_zoom=20)
         self._template = class_layer.url
         client = self.tiles.client(composite)
         south, north, west, east = client.bounds()
         self.map = MapView(image_layer, class_layer, view_layer, prob_layer,
                            center=((south + north) / 2, (west + east) / 2),
-                           bounds=[[south, west], [north, east]], on_click=self._on_click)
+                           bounds=[[south, west], [north, east]], on_click=self._on_click,
+                           uncertain_layer=uncertain_layer)
         self._composite_for = self.store.recipe.images[0].path if self.store.recipe.images else None
 
         # panels
@@ -107,10 +110,13 @@ class LandclassApp:
         self.aux = AuxPanel(self.store)
         self.cls = ClassifierPanel(self.store)
         self.export = ExportPanel(self.store, str(self.workdir))
+        self.acc = AccuracyPanel(str(self.cache), on_go=self._go_to)
+        W.link((self.acc.show_uncertain, "value"), (self.map.uncertain_layer, "visible"))
+        self._overview = None  # the last LiveResult of the whole scene (suggestions are picked from it)
         self.img.composite.observe(lambda ch: self._schedule("composite"), "value")
         tabs = W.Tab(children=[self.img.widget, self.leg.widget, self.trn.widget, self.aux.widget,
-                               self.cls.widget, self.export.widget])
-        for i, title in enumerate(["IMG", "LEG", "TRN", "AUX", "CLS", "Export"]):
+                               self.cls.widget, self.acc.widget, self.export.widget])
+        for i, title in enumerate(["IMG", "LEG", "TRN", "AUX", "CLS", "ACC", "Export"]):
             tabs.set_title(i, title)
         tabs.selected_index = 2
         tabs.layout = W.Layout(width="400px", min_width="400px")
@@ -231,7 +237,16 @@ class LandclassApp:
         if "train" in todo:
             self._retrain(recipe)
         if todo & {"train", "view", "stack"}:
+            self._suggest()
             self._refresh_view()
+        if "train" in todo and self.live is not None and self.live.model is not None:
+            with self._lock:
+                newer = bool(self._pending)
+            if not newer:  # accuracy last, and only when no newer edit waits: clicks stay quick
+                start = time.perf_counter()
+                self._assess(recipe, Legend.from_list(recipe.legend or []))
+                if self.timings:
+                    self.timings[-1]["accuracy_seconds"] = time.perf_counter() - start
 
     def _retrain(self, recipe: Recipe) -> None:
         legend = Legend.from_list(recipe.legend or [])
@@ -240,8 +255,11 @@ class LandclassApp:
         result = self.live.update(recipe, legend)
         if result is None:
             self.cls.show_importance(None)
+            self._overview = None
+            self.acc.clear()
             self._set_status("add training points of at least two classes (TRN, then Training mode)")
-            for layer in (self.map.class_layer, self.map.prob_layer, self.map.view_layer):
+            for layer in (self.map.class_layer, self.map.prob_layer, self.map.view_layer,
+                          self.map.uncertain_layer):
                 layer.url = self.tiles.url(make_empty(self.live.stack, self.cache), self._template, self.version)
             return
         self.version += 1
@@ -249,6 +267,9 @@ class LandclassApp:
         self.cls.show_importance(feature_importance(result.model))
         self._probability = result.probability
         self._show_probability()
+        self._overview = result
+        if result.uncertain:
+            self.map.uncertain_layer.url = self.tiles.url(result.uncertain, self._template, self.version)
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "samples": result.n_samples})
         if self.live.messages:
@@ -257,6 +278,42 @@ class LandclassApp:
             self.message.clear()
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "
                          f"(v{self.version})")
+
+    def _assess(self, recipe: Recipe, legend: Legend) -> None:
+        """Cross-validate the live model's training pixels for the ACC panel (see landclass_ui.guidance)."""
+        from ..guidance import assess_training
+
+        samples = self.live.samples_used
+        if samples is None:
+            self.acc.clear()
+            return
+        self.acc.show(assess_training(samples, legend, recipe.classifier.name, recipe.classifier.params))
+
+    def _suggest(self) -> None:
+        """Least-confident places of the scene, or of the visible part of it, for the ACC panel."""
+        from ..guidance import locate, suggest_points, view_window
+
+        result = self._overview
+        if result is None or result.classes is None:
+            self.acc.show_suggestions([], "the scene")
+            return
+        view = self.map.view()
+        window, where = None, "the scene"
+        if view is not None:
+            window = view_window(result.grid, view[0])
+            h, w = result.classes.shape
+            if window is None:
+                self.acc.show_suggestions([], "the current view (outside the image)")
+                return
+            if window != (0, h, 0, w):
+                where = "the current view"
+        items = suggest_points(result.classes, result.probabilities, window=window)
+        names = {e.value: e.name for e in result.model.legend}
+        self.acc.show_suggestions(locate(items, result.grid, names), where)
+
+    def _go_to(self, suggestion) -> None:
+        self.map.map.center = (suggestion.lat, suggestion.lon)
+        self.map.map.zoom = max(self.map.map.zoom, 15)
 
     def _refresh_view(self) -> None:
         """Classify the visible extent at screen resolution when zoomed in past the coarse scene layer."""

@@ -42,11 +42,12 @@ class MapView:
     """
 
     def __init__(self, image_layer, class_layer, view_layer, prob_layer, *, center, bounds,
-                 on_click: Callable[[float, float, int | None], None]):
+                 on_click: Callable[[float, float, int | None], None], uncertain_layer=None):
         self.image_layer = image_layer
         self.class_layer = class_layer
         self.view_layer = view_layer
         self.prob_layer = prob_layer
+        self.uncertain_layer = uncertain_layer  # least-confident pixels (magenta), hidden by default
         # each kind of layer in its own pane: a fixed stacking order, and a CSS class to find it by
         # (leaflet-landclass-<kind>-pane)
         for layer, pane in ((image_layer, "image"), (class_layer, "class"), (view_layer, "class"),
@@ -55,10 +56,16 @@ class MapView:
         self.points_layer = LayerGroup(name="Training points")
         self.classification = LayerGroup(layers=[class_layer, view_layer], name="Classification")
         prob_layer.visible = False
+        extra = []
+        if uncertain_layer is not None:
+            uncertain_layer.pane = "landclass-uncertain"
+            uncertain_layer.visible = False
+            uncertain_layer.opacity = 0.6
+            extra = [uncertain_layer]
         self.map = Map(
             panes={"landclass-image": {"zIndex": 210}, "landclass-class": {"zIndex": 220},
-                   "landclass-prob": {"zIndex": 230}},
-            layers=[image_layer, self.classification, prob_layer, self.points_layer],
+                   "landclass-prob": {"zIndex": 230}, "landclass-uncertain": {"zIndex": 235}},
+            layers=[image_layer, self.classification, prob_layer, *extra, self.points_layer],
             center=center,
             zoom=9,
             scroll_wheel_zoom=True,

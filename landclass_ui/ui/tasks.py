@@ -24,13 +24,16 @@ class ExportPanel:
         self.output = W.Text(description="Output", layout=W.Layout(width="340px"),
                              placeholder="(default: <recipe name>.tif in the work folder)")
         self.probability = W.Checkbox(value=True, description="Probability layer (0-100)")
+        self.class_probabilities = W.Checkbox(value=False, description="Per-class probability bands",
+                                              tooltip="<stem>_class_probability.tif: one band per class, "
+                                                      "'<class> %', 0-100")
         self.button = W.Button(description="Export COG", icon="file-export", button_style="primary")
         self.button.add_class("landclass-export")
         self.button.on_click(lambda _: self.start())
         self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="340px"))
         self.progress.add_class("landclass-export-progress")
         self.message = Message()
-        self.widget = W.VBox([self.output, self.probability, self.button, self.progress, self.message])
+        self.widget = W.VBox([self.output, self.probability, self.class_probabilities, self.button, self.progress, self.message])
         self.thread: threading.Thread | None = None
         self.result = None
 
@@ -54,9 +57,11 @@ class ExportPanel:
 
     def _work(self, recipe, output: str) -> None:
         try:
-            self.result = run(recipe, output, probability=self.probability.value, progress=False,
+            self.result = run(recipe, output, probability=self.probability.value,
+                              class_probabilities=self.class_probabilities.value, progress=False,
                               on_progress=lambda done, total: setattr(self.progress, "value", done / total))
-            written = [self.result.classification, self.result.legend_csv, self.result.probability]
+            written = [self.result.classification, self.result.legend_csv, self.result.probability,
+                       self.result.class_probability]
             self.message.show(f"wrote {', '.join(w for w in written if w)} in {self.result.seconds:.1f} s", "ok")
         except LandclassError as exc:
             self.message.show(str(exc), "error")
