@@ -165,6 +165,8 @@ def test_click_to_train_in_the_browser(backend, tmp_path):
                         "(n) => document.querySelectorAll('.leaflet-overlay-pane svg path').length >= n",
                         arg=i, timeout=30_000, polling=50)
                     if i >= 2:  # from the second class on, every click retrains and refreshes the map
+                        page.wait_for_selector(f".landclass-status-text:has-text('classified with {i} training "
+                                               "pixels')", timeout=90_000)
                         page.wait_for_function(JS_REFRESHED, arg="class", timeout=90_000, polling=20)
                         page.wait_for_function(JS_LAYER_LOADED, arg=["class", 1], timeout=90_000, polling=20)
                         times.append(time.perf_counter() - t)

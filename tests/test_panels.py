@@ -611,11 +611,7 @@ def test_selected_point_is_drawn_larger():
 
 
 def wait_idle(app, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while app._busy:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the live classification is still busy after {timeout} s")
-        time.sleep(0.05)
+    app.wait_idle(timeout)  # the worker, then the accuracy assessment that follows it
 
 
 def polygon_interior(label):

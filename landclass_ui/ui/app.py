@@ -83,6 +83,11 @@ class LandclassApp:
         self._busy = False
         self.version = 0
         self.timings: list[dict] = []
+        self.accuracy_seconds: list[float] = []
+        self.assess_delay = 2.0
+        self._assess_timer: threading.Timer | None = None
+        self._assess_lock = threading.Lock()
+        self._train_version = 0
         self.live: LiveClassifier | None = None
 
         # image, layers and map (created now: in kernel routing the first layer shows the comm bridge)
@@ -132,6 +137,8 @@ class LandclassApp:
 
         self._probability: str | None = None
         self.map.prob_layer.observe(lambda ch: self._show_probability(), "visible")
+        self._uncertain: str | None = None
+        self.map.uncertain_layer.observe(lambda ch: self._show_uncertain(), "visible")
         self.store.observe(self._on_edit)
         self.map.map.observe(lambda ch: self._schedule("view"), "bounds")
         self._draw_points()
@@ -155,6 +162,11 @@ class LandclassApp:
         would still travel to the browser)."""
         if self._probability and self.map.prob_layer.visible:
             self.map.prob_layer.url = self.tiles.url(self._probability, self._template, self.version)
+
+    def _show_uncertain(self) -> None:
+        """Point the least-confident layer at the latest result, only while it is shown."""
+        if self._uncertain and self.map.uncertain_layer.visible:
+            self.map.uncertain_layer.url = self.tiles.url(self._uncertain, self._template, self.version)
 
     def _draw_points(self) -> None:
         self.map.show_points(collected_points(self.store.recipe), self._colors(), self.trn.selected)
@@ -240,19 +252,14 @@ class LandclassApp:
             self._suggest()
             self._refresh_view()
         if "train" in todo and self.live is not None and self.live.model is not None:
-            with self._lock:
-                newer = bool(self._pending)
-            if not newer:  # accuracy last, and only when no newer edit waits: clicks stay quick
-                start = time.perf_counter()
-                self._assess(recipe, Legend.from_list(recipe.legend or []))
-                if self.timings:
-                    self.timings[-1]["accuracy_seconds"] = time.perf_counter() - start
+            self._schedule_assess(recipe, self.live.samples_used)
 
     def _retrain(self, recipe: Recipe) -> None:
         legend = Legend.from_list(recipe.legend or [])
         self._set_status("training ...", busy=True)
         start = time.perf_counter()
         result = self.live.update(recipe, legend)
+        self._train_version += 1
         if result is None:
             self.cls.show_importance(None)
             self._overview = None
@@ -268,8 +275,8 @@ class LandclassApp:
         self._probability = result.probability
         self._show_probability()
         self._overview = result
-        if result.uncertain:
-            self.map.uncertain_layer.url = self.tiles.url(result.uncertain, self._template, self.version)
+        self._uncertain = result.uncertain
+        self._show_uncertain()
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "samples": result.n_samples})
         if self.live.messages:
@@ -279,11 +286,49 @@ class LandclassApp:
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "
                          f"(v{self.version})")
 
-    def _assess(self, recipe: Recipe, legend: Legend) -> None:
+    def _schedule_assess(self, recipe: Recipe, samples) -> None:
+        """Cross-validate in the background, :attr:`assess_delay` s after the last retrain: a run of clicks
+        retrains at once each time, and the accuracy follows when the clicking pauses (a newer retrain
+        cancels a pending assessment)."""
+        if self._assess_timer is not None:
+            self._assess_timer.cancel()
+        timer = threading.Timer(self.assess_delay, self._assess_job, args=(self._train_version, recipe, samples))
+        timer.daemon = True
+        self._assess_timer = timer
+        timer.start()
+
+    def _assess_job(self, version: int, recipe: Recipe, samples) -> None:
+        if version != self._train_version:
+            return  # a newer classification came meanwhile; its own assessment follows
+        with self._assess_lock:
+            start = time.perf_counter()
+            try:
+                self._assess(recipe, Legend.from_list(recipe.legend or []), samples)
+            except LandclassError as exc:
+                self.acc.clear()
+                self.message.show(str(exc), "error")
+            except Exception as exc:
+                traceback.print_exc()
+                self.message.show(f"accuracy failed: {type(exc).__name__}: {exc}", "error")
+            self.accuracy_seconds.append(time.perf_counter() - start)
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Block until the live classification and its accuracy assessment are done (for scripts and tests).
+
+        Raises
+        ------
+        TimeoutError
+        """
+        deadline = time.monotonic() + timeout
+        while self._busy or (self._assess_timer is not None and self._assess_timer.is_alive()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the live classification is still busy after {timeout} s")
+            time.sleep(0.05)
+
+    def _assess(self, recipe: Recipe, legend: Legend, samples) -> None:
         """Cross-validate the live model's training pixels for the ACC panel (see landclass_ui.guidance)."""
         from ..guidance import assess_training
 
-        samples = self.live.samples_used
         if samples is None:
             self.acc.clear()
             return
