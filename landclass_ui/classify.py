@@ -333,17 +333,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
             say(f"overall accuracy {accuracy.overall_accuracy:.3f} ± {1.96 * accuracy.overall_accuracy_se:.3f} "
                 f"(95%), kappa {accuracy.kappa:.3f}")
         if accuracy is None:  # cross-validation alone: report its pooled folds
-            from .accuracy import assess
-
-            pooled = [r.confusion_matrix for r in cv.reports]
-            ref, mapped = [], []
-            for cm in pooled:
-                for m_cls in cm.index:
-                    for r_cls in cm.columns:
-                        k = int(cm.loc[m_cls, r_cls])
-                        ref += [r_cls] * k
-                        mapped += [m_cls] * k
-            accuracy = assess(ref, mapped)
+            accuracy = cv.pooled()
             how = "Cross-validation folds pooled (each pixel predicted by the model that did not see it)."
         assessment = write_assessment(paths.classification, accuracy, recipe=recipe, how=how,
                                       area_unit=unit,

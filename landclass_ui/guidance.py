@@ -203,7 +203,6 @@ def assess_training(samples, legend, classifier: str = "random-forest", params: 
     max_k : int
         At most this many folds; fewer when a class has fewer units.
     """
-    from .accuracy import assess
     from .training import SampleTable
     from .validation import cross_validate, spatial_blocks, split_units
 
@@ -235,13 +234,5 @@ def assess_training(samples, legend, classifier: str = "random-forest", params: 
         frame = frame[keep].reset_index(drop=True)
     table = SampleTable(frame, list(samples.band_names), [])
     cv = cross_validate(table, legend, classifier, params, k=k, seed=seed, by="_unit")
-    reference, mapped = [], []
-    for r in cv.reports:  # pool the folds: every pixel predicted by the model that did not see it
-        cm = r.confusion_matrix
-        for m_cls in cm.index:
-            for r_cls in cm.columns:
-                n = int(cm.loc[m_cls, r_cls])
-                reference += [r_cls] * n
-                mapped += [m_cls] * n
-    report = assess(reference, mapped)
+    report = cv.pooled()  # every pixel predicted by the model that did not see it
     return LiveAccuracy(report, cv, k, len(frame), n_total, time.perf_counter() - start, unit=unit)

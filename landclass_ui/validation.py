@@ -354,6 +354,19 @@ class CrossValidation:
             "n_validation": self.n_validation,
         })
 
+    def pooled(self) -> AccuracyReport:
+        """One report over the validation pixels of all folds, each predicted by the model that did not see
+        it (simple random estimators)."""
+        reference, mapped = [], []
+        for report in self.reports:
+            cm = report.confusion_matrix
+            for m_cls in cm.index:
+                for r_cls in cm.columns:
+                    n = int(cm.loc[m_cls, r_cls])
+                    reference += [r_cls] * n
+                    mapped += [m_cls] * n
+        return assess(reference, mapped)
+
     def summary(self) -> str:
         return (f"{len(self.reports)}-fold spatial cross-validation: overall accuracy {self.mean:.3f} "
                 f"± {self.std:.3f} (mean ± standard deviation over folds)")

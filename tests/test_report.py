@@ -107,3 +107,14 @@ def test_bad_assessment_options(tmp_path, args, expected):
     assert result.returncode == 2 and expected in result.stderr.strip().splitlines()[-1], result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_cross_validation_alone_reports_every_training_pixel_once(tmp_path):
+    bands = [DATA / f"l5_amazon/LT52240631988227CUB02_B{i}.TIF" for i in (2, 3, 4, 5)]
+    result = run_cli("classify", *bands, "-t", DATA / "l5_amazon/training_polygons.gpkg", "-o", tmp_path / "cv.tif",
+                     "--cv", "3", "--samples-out", tmp_path / "samples.csv")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "cv_RESULTS.md").read_text()
+    assert "3-fold spatial cross-validation" in text and "| 3 |" in text
+    cm = pd.read_csv(tmp_path / "cv_confusion.csv", index_col=0)
+    assert int(cm.to_numpy().sum()) == len(pd.read_csv(tmp_path / "samples.csv"))
