@@ -524,6 +524,29 @@ def test_export_writes_cog_legend_and_probability(tmp_path):
     assert ((prob <= 100) | (prob == 255)).all()
 
 
+def test_export_with_hold_out_writes_the_accuracy_report(tmp_path):
+    store = l5_store(tmp_path)
+    panel = ExportPanel(store, str(tmp_path))
+    panel.validation.value = 0.5
+    panel.probability.value = False
+    panel.button.click()
+    panel.thread.join(timeout=120)
+    assert "wrote" in panel.message.value and "l5_export_RESULTS.md" in panel.message.value, panel.message.value
+    text = (tmp_path / "l5_export_RESULTS.md").read_text()
+    assert "50% of the training polygons held out" in text and "Overall accuracy:" in text
+    assert (tmp_path / "l5_export_confusion.png").stat().st_size > 1000
+
+
+def test_export_with_a_reference_file_of_unknown_classes_shows_an_error(tmp_path):
+    store = l5_store(tmp_path)
+    panel = ExportPanel(store, str(tmp_path))
+    panel.reference.value = SAMPLE.polygons  # FARM/FOREST/WATER: not this legend's classes
+    panel.button.click()
+    panel.thread.join(timeout=120)
+    assert is_error(panel.message) and "not in the legend" in panel.message.value, panel.message.value
+    assert not (tmp_path / "l5_export.tif").exists()
+
+
 def test_export_with_bad_training_data_shows_an_error(tmp_path):
     store = l5_store(tmp_path, class_field="no_such_field")
     panel = ExportPanel(store, str(tmp_path))

@@ -27,13 +27,22 @@ class ExportPanel:
         self.class_probabilities = W.Checkbox(value=False, description="Per-class probability bands",
                                               tooltip="<stem>_class_probability.tif: one band per class, "
                                                       "'<class> %', 0-100")
+        self.validation = W.BoundedFloatText(value=0.0, min=0.0, max=0.9, step=0.1,
+                                             description="Hold out", layout=W.Layout(width="200px"),
+                                             tooltip="share of the training polygons kept for validation "
+                                                     "(0: none); writes RESULTS.md and the confusion matrix")
+        self.reference = W.Text(description="Reference", layout=W.Layout(width="340px"),
+                                placeholder="(optional) independent reference points/polygons")
+        self.reference_field = W.Text(value="class", description="Ref. field", layout=W.Layout(width="340px"))
         self.button = W.Button(description="Export COG", icon="file-export", button_style="primary")
         self.button.add_class("landclass-export")
         self.button.on_click(lambda _: self.start())
         self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="340px"))
         self.progress.add_class("landclass-export-progress")
         self.message = Message()
-        self.widget = W.VBox([self.output, self.probability, self.class_probabilities, self.button, self.progress, self.message])
+        self.widget = W.VBox([self.output, self.probability, self.class_probabilities,
+                              W.HTML("<b>Accuracy</b> (optional)"), self.validation, self.reference,
+                              self.reference_field, self.button, self.progress, self.message])
         self.thread: threading.Thread | None = None
         self.result = None
 
@@ -57,11 +66,19 @@ class ExportPanel:
 
     def _work(self, recipe, output: str) -> None:
         try:
+            from ..recipe import TrainingRef
+
+            path = self.reference.value.strip()
+            reference = (TrainingRef("file", path=str(Path(path).expanduser().resolve()),
+                                     class_field=self.reference_field.value.strip() or None) if path else None)
             self.result = run(recipe, output, probability=self.probability.value,
                               class_probabilities=self.class_probabilities.value, progress=False,
-                              on_progress=lambda done, total: setattr(self.progress, "value", done / total))
+                              on_progress=lambda done, total: setattr(self.progress, "value", done / total),
+                              validation_ratio=self.validation.value or None, reference=reference)
             written = [self.result.classification, self.result.legend_csv, self.result.probability,
                        self.result.class_probability]
+            if self.result.assessment is not None:
+                written.append(self.result.assessment.results_md)
             self.message.show(f"wrote {', '.join(w for w in written if w)} in {self.result.seconds:.1f} s", "ok")
         except LandclassError as exc:
             self.message.show(str(exc), "error")
