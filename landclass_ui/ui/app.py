@@ -124,7 +124,7 @@ class LandclassApp:
         for i, title in enumerate(["IMG", "LEG", "TRN", "AUX", "CLS", "ACC", "Export"]):
             tabs.set_title(i, title)
         tabs.selected_index = 2
-        tabs.layout = W.Layout(width="400px", min_width="400px")
+        tabs.layout = W.Layout(width="440px", min_width="440px")
         self.tabs = tabs
         self.name = W.Text(value=self.store.recipe.name, description="Recipe", continuous_update=False,
                            layout=W.Layout(width="400px"))
