@@ -24,7 +24,7 @@ from rasterio.windows import Window
 
 from .classify import TrainedModel, predict_block, train
 from .export import probability_colormap
-from .errors import LandclassError, LegendError, NoOverlapError
+from .errors import LegendError, NoOverlapError
 from .imagery import Grid, ImageStack
 from .legend import NODATA_CLASS, Legend
 from .recipe import Recipe
@@ -100,19 +100,17 @@ class LiveClassifier:
 
         tables = []
         for ref in recipe.training:
-            try:
-                if ref.kind == "points":
-                    if ref.points:
-                        tables.append(self._point_samples(ref.points, legend))
-                else:
-                    key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
-                           tuple(legend.values), tuple(legend.names))
-                    if key not in self._file_samples:
-                        frame = read_training(ref.path, ref.class_field, crs=self.stack.crs, layer=ref.layer)
-                        self._file_samples[key] = self._extract(frame, legend)
-                    tables.append(self._file_samples[key])
-            except _TooFew:
-                continue
+            if ref.kind == "points":
+                if ref.points:
+                    tables.append(self._point_samples(ref.points, legend))
+            else:
+                key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
+                       tuple(legend.values), tuple(legend.names))
+                if key not in self._file_samples:
+                    frame = read_training(ref.path, ref.class_field, crs=self.stack.crs, layer=ref.layer)
+                    # one class alone is fine here: another data set may complete it (checked below)
+                    self._file_samples[key] = extract_samples(self.stack, frame, legend, min_classes=0)
+                tables.append(self._file_samples[key])
         self.messages = [m for t in tables if t is not None for m in t.messages]
         tables = [t for t in tables if t is not None and len(t.frame)]
         if not tables:
@@ -155,17 +153,6 @@ class LiveClassifier:
             records.append(record)
         messages = [f"{outside} point(s) outside the image or on nodata ignored"] if outside else []
         return SampleTable(pd.DataFrame.from_records(records), list(self.stack.band_names), messages)
-
-    def _extract(self, frame, legend: Legend) -> SampleTable:
-        from .errors import TrainingDataError
-
-        try:
-            return extract_samples(self.stack, frame, legend)
-        except TrainingDataError as exc:
-            if "fewer than two classes" in str(exc):
-                # one class alone is fine here: it may be completed by another data set
-                raise _TooFew() from None
-            raise
 
     # --- classification -----------------------------------------------------------------------------------
 
@@ -266,6 +253,3 @@ class LiveClassifier:
             if version < keep - 2 * 3:
                 path.unlink(missing_ok=True)
 
-
-class _TooFew(LandclassError):
-    pass

@@ -124,3 +124,20 @@ def test_store_keeps_a_corrupt_file_aside(tmp_path):
     assert (tmp_path / "recipe.json.corrupt").read_text() == "{ not json"
     assert "not valid JSON" in store.opened_message
     assert json.loads(path.read_text())["schema_version"] == 1
+
+
+def test_one_class_file_completed_by_points(live, tmp_path):
+    """A training file with a single class is fine live: collected points of another class complete it."""
+    import geopandas as gpd
+
+    water = gpd.read_file(SAMPLE.polygons)
+    water = water[water["class"] == "WATER"]
+    path = tmp_path / "water.geojson"
+    water.to_file(path)
+    only_water = Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
+                        training=[TrainingRef("file", str(path), "class")])
+    assert live.update(only_water, LEGEND) is None
+    x, y = lonlat(1215, 395)  # a forest pixel of the tutorial's polygons
+    only_water.training.append(TrainingRef("points", points=[{"x": x, "y": y, "class": 2}]))
+    result = live.update(only_water, LEGEND)
+    assert result is not None and result.n_samples == 282 + 1  # the water polygons' pixels and the point
