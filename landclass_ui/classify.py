@@ -74,9 +74,11 @@ def prepare(recipe: Recipe) -> Prepared:
     frames = []
     for ref in recipe.training:
         if ref.kind == "points":
-            frames.append(points_frame(ref.points, crs=stack.crs))
+            if ref.points or len(recipe.training) == 1:  # the dashboard's empty set of points beside a file
+                frames.append(points_frame(ref.points, crs=stack.crs))
         else:
-            frames.append(read_training(ref.path, ref.class_field, crs=stack.crs, layer=ref.layer))
+            frames.append(read_training(ref.path, ref.class_field, crs=stack.crs, layer=ref.layer,
+                                        remap=ref.remap))
     features = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     if len(frames) > 1:
         features["group"] = range(len(features))

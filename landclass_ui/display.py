@@ -24,32 +24,33 @@ COMPOSITES = {
     "false colour (NIR, red, green)": ("nir", "red", "green"),
 }
 
-#: Band names per role for Sentinel-2 (B8A preferred over B08 when only 20/60 m bands are present).
-S2_ROLES = {"blue": ("B02",), "green": ("B03",), "red": ("B04",), "nir": ("B08", "B8A")}
 
+def composite_bands(band_names: Sequence[str], composite: str = "true colour",
+                    roles: dict[str, str] | None = None) -> tuple[list[str], str | None]:
+    """The three bands (red, green, blue channels) of a named composite and a message when it could not be
+    made as asked.
 
-def composite_bands(band_names: Sequence[str], composite: str = "true colour") -> list[str]:
-    """The three band names of a named composite, from Sentinel-2 band names when present, else the first
-    three bands (true colour) or bands 4, 3, 2 (false colour) of the stack.
+    ``roles`` maps band roles (``red``, ``green``, ``blue``, ``nir``) to band names, as
+    :func:`landclass_ui.indices.resolve_roles` gives them from the sensor; when a role is missing, the first
+    three bands are shown as red, green, blue and the message says why and what to do.
 
-    >>> composite_bands(["B02", "B03", "B04", "B8A"], "false colour (NIR, red, green)")
-    ['B8A', 'B04', 'B03']
+    >>> composite_bands(["B02", "B03", "B04", "B8A"], "false colour (NIR, red, green)",
+    ...                 {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A"})
+    (['B8A', 'B04', 'B03'], None)
+    >>> composite_bands(["B1", "B2", "B3", "B4"], "true colour")[0]
+    ['B1', 'B2', 'B3']
     """
     names = list(band_names)
-    roles = COMPOSITES[composite]
-    chosen = []
-    for role in roles:
-        match = next((b for b in S2_ROLES[role] if b in names), None)
-        if match is None:
-            break
-        chosen.append(match)
-    if len(chosen) == 3:
-        return chosen
-    if len(names) < 3:
-        return [names[0]] * 3
-    if composite.startswith("false") and len(names) >= 4:
-        return [names[3], names[2], names[1]]
-    return names[:3] if not composite.startswith("true") else [names[2], names[1], names[0]]
+    if not names:
+        raise ValueError("no band to show")
+    wanted = COMPOSITES[composite]
+    roles = roles or {}
+    if all(roles.get(r) in names for r in wanted):
+        return [roles[r] for r in wanted], None
+    first = (names * 3)[:3]
+    missing = [r for r in wanted if roles.get(r) not in names]
+    return first, (f"{composite} needs the {', '.join(missing)} band(s), which are not known for these bands: "
+                   f"showing {', '.join(first)} as red, green, blue; choose the sensor or the band roles in IMG")
 
 
 def _key(stack: ImageStack, bands: Sequence[str]) -> str:
@@ -108,14 +109,21 @@ def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.
     return str(path)
 
 
-def make_empty(stack: ImageStack, cache_dir: str | os.PathLike) -> str:
-    """A tiny all-nodata uint8 raster over the image: the classification layer's content before training."""
+def make_empty(stack, cache_dir: str | os.PathLike) -> str:
+    """A tiny all-nodata uint8 raster over an :class:`ImageStack` (or a :class:`Grid`; None: the whole world
+    in EPSG:4326): a layer's content before there is something to show."""
     import rasterio
     from affine import Affine
+    from rasterio.crs import CRS
+
+    from .imagery import Grid
 
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    g = stack.grid
+    if stack is None:
+        g = Grid(CRS.from_epsg(4326), Affine(22.5, 0, -180, 0, -10.625, 85), 16, 16)
+    else:
+        g = stack if isinstance(stack, Grid) else stack.grid
     path = cache / f"empty_{g.crs.to_epsg() or 'crs'}_{hashlib.sha1(str(g).encode()).hexdigest()[:12]}.tif"
     if path.exists():
         return str(path)

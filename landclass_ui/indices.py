@@ -37,7 +37,7 @@ from .errors import ImageError
 
 __all__ = [
     "ROLES", "SENSORS", "SENSOR_BANDS", "OPERATIONS", "INDICES", "TASSELED_CAP", "DERIVED_PREFIX",
-    "detect_sensor", "resolve_roles", "available_indices", "pairwise_specs", "derived_sources",
+    "detect_sensor", "sensor_from_paths", "PRODUCT_PATTERNS", "resolve_roles", "available_indices", "pairwise_specs", "derived_sources",
     "add_derived", "compute", "is_derived", "nd", "ndfi_fractions",
 ]
 
@@ -75,6 +75,36 @@ def detect_sensor(band_names: Sequence[str]) -> str | None:
         if n == "B8A" or re.fullmatch(r"B0\d", n):
             return "sentinel-2"
     return None
+
+
+#: Product-name patterns of each sensor (file or folder names as the agencies deliver them): Landsat
+#: Collection IDs ``LC08_``/``LC09_``/``LT05_``/``LE07_``, pre-collection ``LT5...``/``LE7...`` scene IDs,
+#: Sentinel-2 ``S2A_MSIL2A_...`` products and ``T31TCJ_...`` band files.
+PRODUCT_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"^L[CO]0?[89]", "landsat-8-9"),
+    (r"^L[TE]0?[457]", "landsat-5-7"),
+    (r"^(S2[A-D]_|T\d{2}[A-Z]{3}_)", "sentinel-2"),
+)
+
+
+def sensor_from_paths(paths: Sequence[str]) -> str | None:
+    """The sensor all ``paths`` name by their product naming (:data:`PRODUCT_PATTERNS`), else None.
+
+    >>> sensor_from_paths(["/data/LC08_L2SP_043024_20200802_20200914_02_T1_SR_B4.tif"])
+    'landsat-8-9'
+    >>> sensor_from_paths(["LT52240631988227CUB02_B3.TIF", "stack.tif"]) is None
+    True
+    """
+    import os
+
+    found = set()
+    for p in paths:
+        name = os.path.basename(str(p).rstrip("/\\"))
+        sensor = next((s for pattern, s in PRODUCT_PATTERNS if re.match(pattern, name, re.IGNORECASE)), None)
+        if sensor is None:
+            return None
+        found.add(sensor)
+    return found.pop() if len(found) == 1 else None
 
 
 def resolve_roles(band_names: Sequence[str], sensor: str | None = None,

@@ -19,7 +19,8 @@ import pandas as pd
 
 from .errors import LegendError
 
-__all__ = ["LegendEntry", "Legend", "normalize_name", "NODATA_CLASS", "DEFAULT_COLORS"]
+__all__ = ["LegendEntry", "Legend", "normalize_name", "NODATA_CLASS", "DEFAULT_COLORS", "CLASS_COLORS",
+           "conventional_color", "LabelMatch", "match_labels"]
 
 #: Value written in the class map where there is no classification (nodata, outside the image).
 NODATA_CLASS = 255
@@ -29,6 +30,40 @@ DEFAULT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
     "#17becf", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
 )  # fmt: skip
+
+#: Conventional colours for common land-cover class names, so that a legend built from a training file shows
+#: water blue and forest green. Colours of ESA WorldCover 2021 (v200 Product User Manual, table of classes):
+#: tree cover, shrubland, grassland, cropland, built-up, bare/sparse vegetation, snow and ice, permanent water
+#: bodies, herbaceous wetland, mangroves, moss and lichen. A class name matches when one of its words begins with
+#: a keyword.
+CLASS_COLORS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("water", "lake", "river", "sea", "ocean", "reservoir", "pond"), "#0064c8"),
+    (("forest", "tree", "wood", "vegetation"), "#006400"),
+    (("mangrove",), "#00cf75"),
+    (("shrub", "bush", "scrub"), "#ffbb22"),
+    (("grass", "pasture", "meadow", "savanna", "herb"), "#ffff4c"),
+    (("crop", "farm", "agri", "arable", "field"), "#f096ff"),
+    (("built", "urban", "village", "city", "settlement", "building", "road", "town", "artificial",
+      "impervious"), "#fa0000"),
+    (("bare", "soil", "sand", "rock", "desert", "cleared"), "#b4b4b4"),
+    (("snow", "ice", "glacier"), "#f0f0f0"),
+    (("wetland", "marsh", "swamp", "bog"), "#0096a0"),
+    (("moss", "lichen"), "#fae6a0"),
+)
+
+
+def conventional_color(name: object) -> str | None:
+    """The conventional colour (:data:`CLASS_COLORS`) of a class name, or None.
+
+    >>> conventional_color("Lake"), conventional_color("Built Up"), conventional_color("fallen_dry")
+    ('#0064c8', '#fa0000', None)
+    """
+    words = [w for w in re.split(r"[^a-z]+", str(name).lower()) if w]
+    for keywords, color in CLASS_COLORS:
+        if any(w.startswith(k) for w in words for k in keywords):
+            return color
+    return None
+
 
 _HEX_RE = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
@@ -158,6 +193,36 @@ class Legend:
             "add it to the legend or fix the label"
         )
 
+    def contains(self, label: object) -> bool:
+        """True when :meth:`value_of` finds ``label``."""
+        try:
+            self.value_of(label)
+        except LegendError:
+            return False
+        return True
+
+    def with_classes(self, names: Sequence[str], colors: dict[str, str] | None = None) -> "Legend":
+        """This legend plus classes ``names`` (values after the largest one, in the given order; colours from
+        ``colors`` (normalized name -> colour) when free, else unused ones of :data:`DEFAULT_COLORS`)."""
+        entries = list(self.entries)
+        used = {e.color for e in entries}
+        colors = colors or {}
+        value = max(self.values, default=0)
+        for name in names:
+            value += 1
+            c = colors.get(normalize_name(name))
+            try:
+                c = normalize_color(c) if c else None
+            except LegendError:
+                c = None
+            if c is None or c in used:
+                c = conventional_color(name)
+            if c is None or c in used:
+                c = next(x for x in _spare_colors() if x not in used)
+            used.add(c)
+            entries.append(LegendEntry(value, str(name).strip(), c))
+        return Legend(entries)
+
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """``{value: (r, g, b, 255)}`` for GDAL colour tables."""
         return {e.value: (*hex_to_rgb(e.color), 255) for e in self.entries}
@@ -253,7 +318,8 @@ class Legend:
         Integer labels keep their value and are named by it; names get values 1, 2, ... in sorted order of their
         normalized key (so the order is stable whatever the order of the file). ``colors`` optionally maps a
         normalized name to a colour (e.g. a ``color`` column of the training file); other classes take
-        :data:`DEFAULT_COLORS` in turn, skipping colours already used.
+        the conventional colour of their name (:func:`conventional_color`, e.g. water blue) when still free,
+        else :data:`DEFAULT_COLORS` in turn, skipping colours already used.
         """
         colors = dict(colors or {})
         unique: dict[str, object] = {}
@@ -274,6 +340,11 @@ class Legend:
             except LegendError:
                 c = None
             if c is not None and c not in used:
+                given[value] = c
+                used.add(c)
+        for value, name in items:  # then the conventional colour of the name, when still free
+            c = conventional_color(name)
+            if value not in given and c is not None and c not in used:
                 given[value] = c
                 used.add(c)
         chosen = []
@@ -326,3 +397,36 @@ def _is_int(value: object) -> bool:
     except (TypeError, ValueError):
         return False
     return f.is_integer()
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    """How the classes of a training file meet a legend: ``known`` (file classes the legend has), ``unknown``
+    (file classes it lacks) and ``absent`` (legend class names the file does not use)."""
+
+    known: list[str]
+    unknown: list[str]
+    absent: list[str]
+
+    @property
+    def complete(self) -> bool:
+        """True when every class of the file is in the legend."""
+        return not self.unknown
+
+
+def match_labels(labels: Iterable[object], legend: "Legend") -> LabelMatch:
+    """Compare training labels (names or integer values) with ``legend``.
+
+    >>> legend = Legend.from_list([{"value": 1, "name": "Water", "color": "#0000ff"},
+    ...                            {"value": 2, "name": "Forest", "color": "#00aa00"}])
+    >>> match_labels(["water", "village", "Water "], legend)
+    LabelMatch(known=['water'], unknown=['village'], absent=['Forest'])
+    """
+    seen: dict[str, str] = {}
+    for label in labels:
+        seen.setdefault(normalize_name(label), str(label).strip())
+    known = [v for v in seen.values() if legend.contains(v)]
+    unknown = [v for v in seen.values() if not legend.contains(v)]
+    used = {legend.value_of(v) for v in known}
+    absent = [e.name for e in legend if e.value not in used]
+    return LabelMatch(sorted(known, key=normalize_name), sorted(unknown, key=normalize_name), absent)

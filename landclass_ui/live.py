@@ -105,9 +105,10 @@ class LiveClassifier:
                     tables.append(self._point_samples(ref.points, legend))
             else:
                 key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
-                       tuple(legend.values), tuple(legend.names))
+                       tuple(legend.values), tuple(legend.names), tuple(sorted(ref.remap.items(), key=str)))
                 if key not in self._file_samples:
-                    frame = read_training(ref.path, ref.class_field, crs=self.stack.crs, layer=ref.layer)
+                    frame = read_training(ref.path, ref.class_field, crs=self.stack.crs, layer=ref.layer,
+                                          remap=ref.remap)
                     # one class alone is fine here: another data set may complete it (checked below)
                     self._file_samples[key] = extract_samples(self.stack, frame, legend, min_classes=0)
                 tables.append(self._file_samples[key])

@@ -12,7 +12,8 @@ JSON layout (``schema_version`` 1)::
       "name": "Classification_2026-11-22_10-31-05",
       "images": [{"path": "S2A_...SAFE", "bands": ["B02", "B03"], "resolution": null}],
       "legend": [{"value": 1, "name": "FARM", "color": "#94ff00"}, ...],      # or null: from the training data
-      "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null},
+      "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null,
+                    "remap": {"village": "Built Up", "cloud": null}},                # optional
                    {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]}],
       "classifier": {"name": "random-forest", "params": {"n_trees": 25}},
       "auxiliary": ["latitude",                                              # extra layers on the image grid
@@ -91,13 +92,18 @@ class ImageRef:
 @dataclass
 class TrainingRef:
     """One training data set: ``kind`` ``"file"`` (``path``, ``class_field``, ``layer``) or ``"points"``
-    (``points``: ``[{"x": lon, "y": lat, "class": value}]`` in EPSG:4326)."""
+    (``points``: ``[{"x": lon, "y": lat, "class": value}]`` in EPSG:4326).
+
+    ``remap`` (files only) maps a class of the file to a legend class name, or to None to leave that class
+    out, e.g. ``{"village": "Built Up", "cloud": None}``; classes it does not name are matched to the legend
+    by name (see :func:`landclass_ui.training.read_training`)."""
 
     kind: str = "file"
     path: str | None = None
     class_field: str | None = None
     layer: str | None = None
     points: list[dict] = field(default_factory=list)
+    remap: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -236,6 +242,7 @@ class Recipe:
                     class_field=t.get("class_field"),
                     layer=t.get("layer"),
                     points=list(t.get("points") or []),
+                    remap={str(k): (None if v is None else str(v)) for k, v in (t.get("remap") or {}).items()},
                 )
                 for t in d.get("training", [])
             ]

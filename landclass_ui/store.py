@@ -7,12 +7,29 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+from pathlib import Path
 from typing import Callable
 
 from .errors import RecipeError
 from .recipe import Recipe
 
-__all__ = ["RecipeStore"]
+__all__ = ["RecipeStore", "safe_file_name"]
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` as a file name valid on Windows, macOS and Linux: characters other than letters, digits,
+    ``-``, ``_`` and ``.`` become ``_``; reserved device names (CON, AUX, NUL, COM1...) get a ``_`` suffix.
+
+    >>> safe_file_name("Classification 2026/11: test")
+    'Classification_2026_11_test'
+    >>> safe_file_name("aux")
+    'aux_'
+    """
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("._") or "recipe"
+    if re.fullmatch(r"(con|prn|aux|nul|com\d|lpt\d)", text.split(".")[0], re.IGNORECASE):
+        text += "_"
+    return text
 
 
 class RecipeStore:
@@ -34,15 +51,19 @@ class RecipeStore:
     ('other', 'rename', 'demo')
     """
 
-    def __init__(self, recipe: Recipe, path: str | os.PathLike | None = None, *, history: int = 200):
+    def __init__(self, recipe: Recipe, path: str | os.PathLike | None = None, *, history: int = 200,
+                 library: str | os.PathLike | None = None):
         self.recipe = recipe
         self.path = None if path is None else str(path)
+        #: Folder keeping a copy of every recipe under its name (``<library>/<name>.json``), or None.
+        self.library = None if library is None else Path(library)
         self._history: list[tuple[str, dict]] = []
         self._limit = history
         self._observers: list[Callable[[str], None]] = []
 
     @classmethod
-    def open(cls, path: str | os.PathLike, default: Callable[[], Recipe]) -> "RecipeStore":
+    def open(cls, path: str | os.PathLike, default: Callable[[], Recipe], *,
+             library: str | os.PathLike | None = None) -> "RecipeStore":
         """Reopen the recipe saved at ``path``, or start from ``default()`` when there is none.
 
         A corrupt file is kept aside as ``<path>.corrupt`` (nothing is lost) and the default is used; the reason
@@ -60,7 +81,7 @@ class RecipeStore:
         else:
             recipe = default()
             message = f"new recipe {recipe.name!r}"
-        store = cls(recipe, path)
+        store = cls(recipe, path, library=library)
         store.opened_message = message
         store.save()
         return store
@@ -80,8 +101,52 @@ class RecipeStore:
                 traceback.print_exc()
 
     def save(self) -> None:
+        """Write the recipe to :attr:`path` and its copy to :attr:`library` (both atomically)."""
         if self.path:
             self.recipe.save(self.path)
+        if self.library is not None:
+            self.recipe.save(self.library_path(self.recipe.name))
+
+    def library_path(self, name: str) -> Path:
+        """Where the recipe called ``name`` is kept in :attr:`library`."""
+        if self.library is None:
+            raise RecipeError("this recipe store keeps no library of recipes")
+        return self.library / f"{safe_file_name(name)}.json"
+
+    def saved_names(self) -> list[str]:
+        """Names of the recipes kept in :attr:`library`, most recently saved first."""
+        if self.library is None or not self.library.is_dir():
+            return []
+        files = sorted(self.library.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [p.stem for p in files]
+
+    def start(self, recipe: Recipe, label: str) -> None:
+        """Put ``recipe`` in place as a new start (SEPAL's "new recipe" / "open recipe"): the current recipe
+        stays in :attr:`library` under its name, the undo history is cleared, observers hear ``label``.
+
+        Raises
+        ------
+        RecipeError
+            If ``recipe`` takes the name of another recipe of the library.
+        """
+        self.save()
+        self.recipe = recipe
+        self._history.clear()
+        self.save()
+        self._notify(label)
+
+    def open_saved(self, name: str) -> None:
+        """Make the library's recipe ``name`` the current one (see :meth:`start`).
+
+        Raises
+        ------
+        RecipeError
+            No such recipe, or an unreadable file.
+        """
+        path = self.library_path(name)
+        if not path.is_file():
+            raise RecipeError(f"no saved recipe called {name!r}; saved: {', '.join(self.saved_names()) or 'none'}")
+        self.start(Recipe.load(path), "open recipe")
 
     def edit(self, label: str, change: Callable[[Recipe], None]) -> None:
         """Apply ``change(recipe)`` (which mutates it), remember the previous state, save and notify.
@@ -91,6 +156,10 @@ class RecipeStore:
         before = self.recipe.to_dict()
         work = Recipe.from_dict(copy.deepcopy(before))
         change(work)
+        if self.library is not None and work.name != self.recipe.name:  # a rename moves the library copy
+            if self.library_path(work.name).exists():
+                raise RecipeError(f"a recipe called {work.name!r} exists already; choose another name")
+            self.library_path(self.recipe.name).unlink(missing_ok=True)
         self.recipe = work
         self._history.append((label, before))
         del self._history[: -self._limit]

@@ -72,14 +72,20 @@ class TileService:
         return self._clients[path]
 
     def layer(self, path: str, **kwargs):
-        """An ``ipyleaflet.TileLayer`` for ``path`` (``localtileserver.get_leaflet_tile_layer``).
+        """An ``ipyleaflet.TileLayer`` for ``path`` (``localtileserver.get_leaflet_tile_layer``), limited to
+        the raster's bounds (Leaflet requests no tile outside them: no HTTP 404 where there is nothing) and
+        without the loading spinner, which raised in the browser for layers inside a ``LayerGroup``
+        (jupyter-leaflet 0.20: ``map_view`` undefined) and left them without tiles.
+
+        The bounds are fixed when the layer is made: point a layer at another raster of the same extent with
+        :meth:`url`, and make new layers for another image.
 
         Create the first layer while the notebook cell runs: in ``kernel`` routing it displays the comm
         bridge that carries the tiles.
         """
         from localtileserver import get_leaflet_tile_layer
 
-        return get_leaflet_tile_layer(self.client(path), **kwargs)
+        return get_leaflet_tile_layer(self.client(path), show_loading=False, **kwargs)
 
     def url(self, path: str, template_url: str, version: int) -> str:
         """The tile URL of ``template_url`` (a layer's URL) pointed at another file of the same server, with a

@@ -30,6 +30,7 @@ from .legend import Legend, normalize_name
 
 __all__ = [
     "read_training",
+    "apply_remap",
     "points_frame",
     "extract_samples",
     "SampleTable",
@@ -59,6 +60,7 @@ def read_training(
     *,
     crs=None,
     layer: str | None = None,
+    remap: dict[str, str | None] | None = None,
 ):
     """Read labelled features from a vector or CSV file.
 
@@ -73,6 +75,10 @@ def read_training(
         Reproject the features to this CRS (the image's), anything pyproj understands.
     layer : str, optional
         Layer of a multi-layer source (GeoPackage).
+    remap : dict, optional
+        File class -> the class to use instead (a legend name), or None to leave the class out. Keys are
+        matched like legend names (ignoring case and surrounding spaces). ``attrs["messages"]`` says how many
+        features were left out.
 
     Returns
     -------
@@ -113,7 +119,38 @@ def read_training(
     if len(frame) == 0:
         raise TrainingDataError(f"training data {path} holds no features")
     field_name = _find_class_field(frame, class_field, path)
-    return _tidy(frame, field_name, crs, source=path)
+    return apply_remap(_tidy(frame, field_name, crs, source=path), remap)
+
+
+def apply_remap(frame, remap: dict[str, str | None] | None):
+    """Relabel (``label`` column) the features of a frame from :func:`read_training`: ``remap`` maps a class
+    (matched ignoring case and surrounding spaces) to another class name, or to None to drop its features.
+
+    Raises
+    ------
+    TrainingDataError
+        When nothing is left.
+    """
+    if not remap:
+        return frame
+    table = {normalize_name(k): v for k, v in remap.items()}
+    keys = frame["label"].map(normalize_name)
+    mapped = [table.get(k, label) if k in table else label for k, label in zip(keys, frame["label"])]
+    drop = [m is None for m in mapped]
+    attrs = dict(frame.attrs)
+    out = frame.copy()
+    out["label"] = [str(m).strip() if m is not None else "" for m in mapped]
+    out = out[[not d for d in drop]]
+    out.attrs = attrs
+    n = sum(drop)
+    if n:
+        out.attrs["messages"] = [*attrs.get("messages", []),
+                                 f"{n} feature(s) of {attrs.get('source', 'the training data')} left out "
+                                 "(classes set to ignore)"]
+    if len(out) == 0:
+        raise TrainingDataError(f"every class of {attrs.get('source', 'the training data')} is set to ignore; "
+                                "map at least one to a legend class")
+    return out
 
 
 def points_frame(points: Sequence[dict], *, crs=None):

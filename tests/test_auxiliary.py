@@ -349,7 +349,7 @@ def panel_store(tmp_path):
 
 
 def test_aux_panel_adds_a_dem_and_shows_coverage(tmp_path):
-    from landclass_ui.ui.aux import AuxPanel
+    from landclass_ui.ui.auxiliary_panel import AuxPanel
 
     store = panel_store(tmp_path)
     panel = AuxPanel(store)

@@ -388,3 +388,17 @@ def test_from_labels_bad_colour_in_mapping_replaced():
 def test_from_labels_empty():
     with pytest.raises(LegendError, match="no class"):
         Legend.from_labels([])
+
+
+def test_from_labels_gives_common_class_names_their_conventional_colours():
+    """Water blue, forest green, built-up red (ESA WorldCover colours), others from the palette."""
+    legend = Legend.from_labels(["water", "forest", "village", "dryout", "Bare Earth"])
+    by_name = {e.name: e.color for e in legend}
+    assert by_name["water"] == "#0064c8" and by_name["forest"] == "#006400"
+    assert by_name["village"] == "#fa0000" and by_name["Bare Earth"] == "#b4b4b4"
+    assert by_name["dryout"] == DEFAULT_COLORS[0]
+    # two names of one colour: the first in sorted order takes it ("Lake" < "water"), the other a free one
+    both = {e.name: e.color for e in Legend.from_labels(["water", "Lake"])}
+    assert both["Lake"] == "#0064c8" and both["water"] != "#0064c8"
+    # a colour given by the file wins
+    assert Legend.from_labels(["water", "land"], {"water": "#00ffff"}).colormap()[2][:3] == (0, 255, 255)

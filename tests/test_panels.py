@@ -22,7 +22,7 @@ from pyproj import Transformer
 from landclass_ui.recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
 from landclass_ui.store import RecipeStore
-from landclass_ui.ui.aux import AuxPanel
+from landclass_ui.ui.auxiliary_panel import AuxPanel
 from landclass_ui.ui.cls import ClassifierPanel
 from landclass_ui.ui.img import ImagePanel
 from landclass_ui.ui.leg import LegendPanel
@@ -36,6 +36,7 @@ L5_DIR = DATA / "l5_amazon"
 L5_BANDS = [str(L5_DIR / f"LT52240631988227CUB02_B{i}.TIF") for i in (1, 2, 3, 4, 5, 7)]
 L5_POLYGONS = str(L5_DIR / "training_polygons.gpkg")
 AMAZON_S2 = str(DATA / "s2_amazon" / "sen2_L2A_12band.tif")
+AMAZON_S2_POLYGONS = str(DATA / "s2_amazon" / "training_polygons.geojson")
 
 LEGEND = [{"value": 1, "name": "FARM", "color": "#94ff00"},
           {"value": 2, "name": "FOREST", "color": "#007f46"},
@@ -318,7 +319,6 @@ def test_load_training_file_adds_a_file_entry(tmp_path):
 
 @pytest.mark.parametrize("path, field, word", [
     (SAMPLE.polygons, "landcover", "landcover"),     # no such column
-    (L5_POLYGONS, "class", "cleared"),              # classes forest/water/cleared/fallen_dry: not in the legend
     ("/nonexistent/polygons.geojson", "class", "not found"),
 ])
 def test_bad_training_file_changes_nothing(tmp_path, path, field, word):
@@ -331,6 +331,113 @@ def test_bad_training_file_changes_nothing(tmp_path, path, field, word):
     assert is_error(panel.message) and word in panel.message.value
     assert on_disk(store) == before and store.recipe.to_dict() == before
     assert panel.files.value == ""
+
+
+def dialog_choices(panel: TrainingPanel) -> dict[str, W.Dropdown]:
+    """The class-matching dialog's rows: file class -> its dropdown."""
+    out = {}
+    for child in panel.dialog.children:
+        if isinstance(child, W.HBox) and isinstance(child.children[-1], W.Dropdown):
+            label = child.children[0].value.replace("<b>", "").replace("</b>", "")
+            out[label] = child.children[-1]
+    return out
+
+
+def dialog_button(panel: TrainingPanel, css: str) -> W.Button | None:
+    for child in panel.dialog.children:
+        if isinstance(child, W.HBox):
+            for b in child.children:
+                if isinstance(b, W.Button) and css in b._dom_classes:
+                    return b
+    return None
+
+
+def load(panel: TrainingPanel, path, field="class") -> None:
+    panel.file_path.value = str(path)
+    panel.class_field.value = field
+    panel.load_button.click()
+
+
+def test_file_with_classes_the_legend_lacks_asks_and_changes_nothing_yet(tmp_path):
+    """L5 polygons (forest, water, cleared, fallen_dry) against FARM/FOREST/WATER with a point in use: a dialog
+    lists cleared and fallen_dry, names FARM as absent from the file, and the recipe is untouched until Apply."""
+    store = make_store(tmp_path, points=[P1])
+    before = on_disk(store)
+    panel = TrainingPanel(store, str(tmp_path))
+    load(panel, L5_POLYGONS)
+    assert not is_error(panel.message), panel.message.value
+    assert sorted(dialog_choices(panel)) == ["cleared", "fallen_dry"]
+    text = " ".join(c.value for c in panel.dialog.children if isinstance(c, W.HTML))
+    assert "FARM" in text and "training_polygons.gpkg" in text
+    assert dialog_button(panel, "landclass-match-replace") is None  # the legend is in use: no replacing it
+    assert on_disk(store) == before and store.recipe.to_dict() == before
+    dialog_button(panel, "landclass-match-cancel").click()
+    assert panel.dialog.children == () and on_disk(store) == before
+
+
+def test_dialog_maps_adds_and_ignores_classes(tmp_path):
+    from landclass_ui.classify import prepare
+
+    store = make_store(tmp_path, points=[P1], images=[ImageRef(L5_BANDS[0]), *map(ImageRef, L5_BANDS[1:])])
+    panel = TrainingPanel(store, str(tmp_path))
+    load(panel, L5_POLYGONS)
+    choices = dialog_choices(panel)
+    choices["cleared"].value = "FARM"                       # map to a legend class
+    choices["fallen_dry"].label = "add to legend"           # add as a new class
+    dialog_button(panel, "landclass-match-apply").click()
+    assert not is_error(panel.message), panel.message.value
+    saved = on_disk(store)
+    assert [e["name"] for e in saved["legend"]] == ["FARM", "FOREST", "WATER", "fallen_dry"]
+    assert saved["legend"][3]["value"] == 4
+    assert saved["legend"][3]["color"] not in {e["color"] for e in LEGEND}
+    (ref,) = [t for t in saved["training"] if t["kind"] == "file"]
+    assert ref["remap"] == {"cleared": "FARM"}
+    assert panel.dialog.children == ()
+    # the engine reads the file through the mapping: cleared polygons train FARM; the map point P1 is off
+    # this scene and is dropped with a message
+    store.edit("drop points", lambda r: r.training[0].points.clear())
+    prepared = prepare(Recipe.from_dict(on_disk(store)))
+    labels = set(prepared.samples.frame["label"])
+    assert labels == {"FARM", "FOREST", "WATER", "fallen_dry"}
+    # ignoring instead drops those polygons
+    store.undo(), store.undo()
+    load(panel, L5_POLYGONS)
+    choices = dialog_choices(panel)
+    choices["cleared"].label = "ignore"
+    choices["fallen_dry"].label = "ignore"
+    dialog_button(panel, "landclass-match-apply").click()
+    (ref,) = [t for t in on_disk(store)["training"] if t["kind"] == "file"]
+    assert ref["remap"] == {"cleared": None, "fallen_dry": None}
+    assert [e["name"] for e in on_disk(store)["legend"]] == ["FARM", "FOREST", "WATER"]
+
+
+@pytest.mark.parametrize("legend, replaced", [(None, False), ([], False), (LEGEND, True)])
+def test_empty_or_untouched_legend_is_built_from_the_file(tmp_path, legend, replaced):
+    """No legend, or the first-run legend used by no training data: the file's classes become the legend
+    (sorted names, values 1..n); a replaced legend comes back with Undo."""
+    store = make_store(tmp_path, legend=legend)
+    panel = TrainingPanel(store, str(tmp_path), default_legend=LEGEND)
+    load(panel, L5_POLYGONS)
+    assert not is_error(panel.message), panel.message.value
+    saved = on_disk(store)["legend"]
+    assert [(e["value"], e["name"]) for e in saved] == [(1, "cleared"), (2, "fallen_dry"), (3, "forest"),
+                                                        (4, "water")]
+    assert len({e["color"] for e in saved}) == 4
+    assert ("replaced" in panel.message.value) == replaced
+    store.undo()
+    assert on_disk(store)["legend"] == legend
+
+
+def test_edited_unused_legend_offers_to_use_the_files_classes(tmp_path):
+    """A legend the user typed (not the first-run one), used by nothing yet: the dialog offers to replace it."""
+    typed = [{"value": 10, "name": "Urban", "color": "#ff0000"}, {"value": 20, "name": "Crops", "color": "#ffff00"}]
+    store = make_store(tmp_path, legend=typed)
+    panel = TrainingPanel(store, str(tmp_path), default_legend=LEGEND)
+    load(panel, AMAZON_S2_POLYGONS)
+    assert sorted(dialog_choices(panel)) == ["dryout", "forest", "village", "water"]
+    dialog_button(panel, "landclass-match-replace").click()
+    assert [e["name"] for e in on_disk(store)["legend"]] == ["dryout", "forest", "village", "water"]
+    assert panel.dialog.children == ()
 
 
 def test_relative_training_path_still_works_after_reopening(tmp_path, monkeypatch):
@@ -386,6 +493,27 @@ def test_select_bands(tmp_path):
     assert is_error(panel.message) and on_disk(store)["images"][0]["bands"] == ["B8", "B4"]
     store.undo()  # back to all bands: the list shows them all again
     assert store.recipe.images[0].bands is None and len(panel.bands.value) == 12
+
+
+def test_bands_of_stacked_files_are_listed_and_chosen_together(tmp_path):
+    """Landsat 5 band files opened with a pattern: every file's band is listed; choosing three bands keeps
+    their files and leaves the others out of the stack."""
+    store = make_store(tmp_path)
+    panel = ImagePanel(store, start_dir=str(tmp_path))
+    panel.path.value = str(L5_DIR / "LT52240631988227CUB02_B[123457].TIF")
+    panel.open_button.click()
+    assert not is_error(panel.message), panel.message.value
+    assert list(panel.bands.options) == ["B1", "B2", "B3", "B4", "B5", "B7"]
+    assert len(panel.bands.value) == 6 and "6 band(s) in 6 file(s)" in panel.info.value
+    assert store.recipe.derived.sensor == "landsat-5-7"  # from the product name (LT5...)
+    panel.bands.value = ("B4", "B3", "B5")
+    panel.apply_bands.click()
+    assert [Path(i.path).name[-6:] for i in store.recipe.images] == ["B3.TIF", "B4.TIF", "B5.TIF"]
+    assert all(i.bands is None for i in store.recipe.images)
+    assert "left out" in panel.message.value and "B1.TIF" in panel.message.value
+    assert list(panel.bands.options) == ["B3", "B4", "B5"]
+    store.undo()
+    assert len(store.recipe.images) == 6 and len(panel.bands.value) == 6
 
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt"])

@@ -1,16 +1,26 @@
-"""The dashboard: recipe name, IMG/LEG/TRN/AUX/CLS/Export panels and the map with live classification.
+"""The dashboard: recipe name (New, Open), IMG/LEG/TRN/AUX/CLS/ACC/Export panels and the map with live
+classification.
 
 ``app.ipynb`` only does ``from landclass_ui.ui import LandclassApp; LandclassApp().widget``.
 
-The recipe is saved to ``<workdir>/recipe.json`` on every change and reopened on start. ``workdir`` is
-``$LANDCLASS_WORKDIR`` or ``~/landclass``.
+The current recipe is saved to ``<workdir>/recipe.json`` on every change and reopened on start; every recipe
+is also kept under its name in ``<workdir>/recipes/`` (New starts another, Open brings one back). ``workdir``
+is ``$LANDCLASS_WORKDIR`` or ``~/landclass``. Unexpected errors are shown in one line and written with their
+traceback to ``<workdir>/landclass.log``.
+
+What the live map recomputes follows what changed in the recipe (its sections are compared before and after
+each edit): the images -> new grid, composite and map position; derived bands or auxiliary layers -> the live
+feature stack; training, legend or classifier -> retrain. The work runs in one background thread; every
+widget change it makes is handed to the kernel's event loop (:class:`~landclass_ui.ui.common.KernelLoop`).
 """
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import shutil
 import threading
 import time
-import traceback
 from pathlib import Path
 
 import ipywidgets as W
@@ -19,25 +29,31 @@ from ..classifiers import feature_importance
 from ..classify import open_recipe_image
 from ..display import composite_bands, make_composite, make_empty
 from ..errors import LandclassError
-from ..imagery import open_image
+from ..imagery import combine_stacks, open_image
+from ..indices import resolve_roles, sensor_from_paths
 from ..legend import Legend
 from ..live import LiveClassifier
-from ..recipe import ImageRef, Recipe, TrainingRef, default_name
+from ..recipe import Recipe, TrainingRef, default_name
 from ..sample import sample_paths
 from ..store import RecipeStore
 from ..tiles import TileService
 from ..training import legend_colors, read_training
 from .acc import AccuracyPanel
-from .aux import AuxPanel
+from .auxiliary_panel import AuxPanel
 from .cls import ClassifierPanel
-from .common import Message
+from .common import LOG, LOG_NAME, KernelLoop, Message, guarded, log_to
 from .img import ImagePanel
 from .leg import LegendPanel
 from .map import MapView
 from .tasks import ExportPanel
 from .trn import TrainingPanel, collected_points
 
-__all__ = ["LandclassApp", "default_recipe", "default_workdir"]
+__all__ = ["LandclassApp", "default_recipe", "default_workdir", "changed_sections"]
+
+#: Recipe sections the live map depends on, and what a change of each one redoes.
+IMAGE_SECTIONS = ("images",)
+STACK_SECTIONS = ("derived", "auxiliary")
+TRAIN_SECTIONS = ("training", "legend", "classifier")
 
 
 def default_workdir() -> Path:
@@ -50,8 +66,24 @@ def default_recipe() -> Recipe:
     s = sample_paths()
     frame = read_training(s.polygons, s.class_field)
     legend = Legend.from_labels(list(frame["label"]), legend_colors(frame))
+    from ..recipe import ImageRef
+
     return Recipe(name=default_name(), images=[ImageRef(s.safe)], legend=legend.to_list(),
                   training=[TrainingRef("points", points=[])])
+
+
+def empty_recipe() -> Recipe:
+    """A new recipe as SEPAL starts one: a fresh name, no image, no legend, no training data yet."""
+    return Recipe(name=default_name(), images=[], legend=None, training=[TrainingRef("points", points=[])])
+
+
+def changed_sections(before: dict, after: dict) -> set[str]:
+    """Top-level keys of two recipe dicts (:meth:`Recipe.to_dict`) whose values differ.
+
+    >>> sorted(changed_sections({"name": "a", "legend": []}, {"name": "b", "legend": [], "derived": {}}))
+    ['derived', 'name']
+    """
+    return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
 
 
 class LandclassApp:
@@ -60,7 +92,8 @@ class LandclassApp:
     Parameters
     ----------
     workdir : path, optional
-        Where the recipe, display copies, live rasters and exports go (default :func:`default_workdir`).
+        Where the recipes, display copies, live rasters, exports and ``landclass.log`` go (default
+        :func:`default_workdir`).
     routing : ``"kernel"`` or ``"proxy"``, optional
         How tiles reach the browser (default: detected, see :mod:`landclass_ui.tiles`).
     overview_px : int
@@ -71,13 +104,15 @@ class LandclassApp:
                  overview_px: int = 640):
         self.workdir = Path(workdir or default_workdir())
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_to(self.workdir)
         self.cache = self.workdir / "cache"
         self.overview_px = overview_px
-        self.store = RecipeStore.open(self.workdir / "recipe.json", default_recipe)
+        self.message = Message()
+        self.ui = KernelLoop(on_error=lambda text: self.message.show(text, "error"))
+        self.store = RecipeStore.open(self.workdir / "recipe.json", default_recipe, library=self.workdir / "recipes")
         self.tiles = TileService(routing)
         self.status = W.HTML()
         self.status.add_class("landclass-status")
-        self.message = Message()
         self._lock = threading.Lock()
         self._pending: set[str] = set()
         self._busy = False
@@ -88,71 +123,174 @@ class LandclassApp:
         self._assess_timer: threading.Timer | None = None
         self._assess_lock = threading.Lock()
         self._train_version = 0
+        self._live_dirs = itertools.count(1)
         self.live: LiveClassifier | None = None
+        self._polygon_cache: dict[tuple, object] = {}
+        self._moved = False  # the map was sent to a new image and the browser has not answered yet
 
-        # image, layers and map (created now: in kernel routing the first layer shows the comm bridge)
-        stack = self._open_stack(self.store.recipe)
-        composite = make_composite(stack, composite_bands(stack.band_names), self.cache)
-        empty = make_empty(stack, self.cache)
-        image_layer = self.tiles.layer(composite, name="Image", max_zoom=20)
+        # layers and map (created now: in kernel routing the first layer shows the comm bridge), showing the
+        # recipe's image from the start: a layer's URL changed while its first tiles load may be dropped
+        start, start_message = self._start_image()
+        empty = make_empty(start.grid if start else None, self.cache)
+        image_layer = self.tiles.layer(self._composite_of(self.store.recipe, start)[0] if start else empty,
+                                       name="Image", max_zoom=20)
         class_layer = self.tiles.layer(empty, name="Classification (scene)", max_zoom=20)
         view_layer = self.tiles.layer(empty, name="Classification (view)", max_zoom=20)
         prob_layer = self.tiles.layer(empty, name="Probability", max_zoom=20)
         uncertain_layer = self.tiles.layer(empty, name="Least confident (< 75 %)", max_zoom=20)
         self._template = class_layer.url
-        client = self.tiles.client(composite)
-        south, north, west, east = client.bounds()
+        self.image_stack = start
+        bounds = _latlon_bounds(start.grid) if start else ((-60.0, -170.0), (75.0, 170.0))
         self.map = MapView(image_layer, class_layer, view_layer, prob_layer,
-                           center=((south + north) / 2, (west + east) / 2),
-                           bounds=[[south, west], [north, east]], on_click=self._on_click,
-                           uncertain_layer=uncertain_layer)
-        self._composite_for = self.store.recipe.images[0].path if self.store.recipe.images else None
+                           center=((bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2),
+                           bounds=bounds, on_click=self._on_click, uncertain_layer=uncertain_layer)
 
         # panels
         self.img = ImagePanel(self.store, start_dir=str(Path(sample_paths().safe).parent))
         self.leg = LegendPanel(self.store, str(self.workdir))
-        self.trn = TrainingPanel(self.store, str(self.workdir))
+        self.trn = TrainingPanel(self.store, str(self.workdir), default_legend=self._default_legend())
         self.aux = AuxPanel(self.store)
         self.cls = ClassifierPanel(self.store)
-        self.export = ExportPanel(self.store, str(self.workdir))
+        self.export = ExportPanel(self.store, str(self.workdir), call=self.ui.call)
         self.acc = AccuracyPanel(str(self.cache), on_go=self._go_to)
-        W.link((self.acc.show_uncertain, "value"), (self.map.uncertain_layer, "visible"))
+        self._uncertain_link = None
         self._overview = None  # the last LiveResult of the whole scene (suggestions are picked from it)
         self.img.composite.observe(lambda ch: self._schedule("composite"), "value")
         tabs = W.Tab(children=[self.img.widget, self.leg.widget, self.trn.widget, self.aux.widget,
                                self.cls.widget, self.acc.widget, self.export.widget])
         for i, title in enumerate(["IMG", "LEG", "TRN", "AUX", "CLS", "ACC", "Export"]):
             tabs.set_title(i, title)
-        tabs.selected_index = 2
+        tabs.selected_index = 2 if self.store.recipe.images else 0
         tabs.layout = W.Layout(width="440px", min_width="440px")
         self.tabs = tabs
-        self.name = W.Text(value=self.store.recipe.name, description="Recipe", continuous_update=False,
-                           layout=W.Layout(width="400px"))
-        self.name.add_class("landclass-recipe-name")
-        self.name.observe(self._on_name, "value")
-        header = W.HBox([self.name, self.status])
-        self.widget = W.VBox([header, self.message, W.HBox([tabs, self.map.map],
-                                                           layout=W.Layout(width="100%"))])
+        self.header = self._build_header()
+        self.widget = W.VBox([self.header, self.message, W.HBox([tabs, self.map.map],
+                                                                layout=W.Layout(width="100%"))])
         self.widget.add_class("landclass-app")
 
         self._probability: str | None = None
-        self.map.prob_layer.observe(lambda ch: self._show_probability(), "visible")
         self._uncertain: str | None = None
-        self.map.uncertain_layer.observe(lambda ch: self._show_uncertain(), "visible")
+        self._bind_layers()
+        self._seen = self.store.recipe.to_dict()
         self.store.observe(self._on_edit)
-        self.map.map.observe(lambda ch: self._schedule("view"), "bounds")
+        self.map.map.observe(lambda ch: self._on_bounds(), "bounds")
         self._draw_points()
         self._set_status(self.store.opened_message)
-        self._schedule("train")
+        if start_message:
+            self.message.show(start_message, "error")
+        self._schedule("stack" if start else "image", "polygons")
+
+    # --- header: recipe name, New, Open ----------------------------------------------------------------
+
+    def _build_header(self) -> W.Widget:
+        self.name = W.Text(value=self.store.recipe.name, description="Recipe", continuous_update=False,
+                           layout=W.Layout(width="360px"))
+        self.name.add_class("landclass-recipe-name")
+        self.name.observe(self._on_name, "value")
+        self.new_button = W.Button(description="New", icon="file", layout=W.Layout(width="70px"),
+                                   tooltip="Start a new recipe (the current one stays saved under its name)")
+        self.new_button.add_class("landclass-new-recipe")
+        self.new_button.on_click(lambda _: guarded(self.message, self.new_recipe))
+        self.saved = W.Dropdown(options=[], layout=W.Layout(width="260px"))
+        self.saved.add_class("landclass-saved-recipes")
+        self.open_button = W.Button(description="Open", icon="folder-open", layout=W.Layout(width="80px"),
+                                    tooltip="Open the saved recipe chosen on the left")
+        self.open_button.add_class("landclass-open-recipe")
+        self.open_button.on_click(lambda _: guarded(self.message, self.open_recipe, self.saved.value))
+        self._list_saved()
+        return W.HBox([self.name, self.new_button, self.saved, self.open_button, self.status])
+
+    def _list_saved(self) -> None:
+        current = self.store.recipe.name
+        names = [n for n in self.store.saved_names() if n != current]
+        self.saved.options = [("saved recipes ...", "")] + [(n, n) for n in names]
+        self.saved.value = ""
+
+    def new_recipe(self) -> None:
+        """Start a new, empty recipe; the current one stays in ``<workdir>/recipes/`` under its name."""
+        old = self.store.recipe.name
+        self.store.start(empty_recipe(), "new recipe")
+        self.tabs.selected_index = 0
+        self.message.show(f"new recipe {self.store.recipe.name!r}: open an image in IMG ({old!r} is saved and "
+                          "can be opened again)", "ok")
+
+    def open_recipe(self, name: str) -> None:
+        """Make the saved recipe ``name`` the current one."""
+        if not name:
+            self.message.show("choose a saved recipe in the list first", "info")
+            return
+        self.store.open_saved(name)
+        self.message.show(f"opened recipe {self.store.recipe.name!r}", "ok")
 
     # --- helpers ---------------------------------------------------------------------------------------
 
-    def _open_stack(self, recipe: Recipe):
-        return open_image(recipe.images[0].path, resolution=recipe.images[0].resolution)
+    def _default_legend(self) -> list[dict] | None:
+        try:
+            return default_recipe().legend
+        except Exception:  # the bundled sample missing: no legend counts as the untouched default
+            LOG.exception("reading the bundled sample's legend")
+            return None
+
+    def _start_image(self):
+        """The recipe's images as one stack, or None (no image, or one that cannot be read: the message says
+        why)."""
+        try:
+            return self._image_of(self.store.recipe), None
+        except LandclassError as exc:
+            return None, f"{exc} (open another image in IMG)"
+
+    @staticmethod
+    def _image_of(recipe: Recipe):
+        """The recipe's images (bands as selected, no derived band) as one stack, or None without image."""
+        refs = recipe.images
+        if not refs:
+            return None
+        stacks = [open_image(r.path, bands=r.bands, resolution=r.resolution) for r in refs]
+        return stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [r.path for r in refs])
 
     def _set_status(self, text: str, busy: bool = False) -> None:
         spinner = "<i class='fa fa-spinner fa-spin'></i> " if busy else ""
-        self.status.value = f"<span class='landclass-status-text'>{spinner}{text}</span>"
+        self.ui.call(setattr, self.status, "value", f"<span class='landclass-status-text'>{spinner}{text}</span>")
+
+    def _show(self, text: str, kind: str = "info") -> None:
+        self.ui.call(self.message.show, text, kind)
+
+    def _set_url(self, layer, path: str) -> None:
+        """Point ``layer`` at the raster ``path``.
+
+        ``path`` must lie within the layer's bounds (the image's). jupyter-leaflet (0.20) then swaps the tiles
+        on screen in place, but tiles still loading keep the old URL: so a worker waits (at most 2 s) while the
+        browser says the layer is loading. A new image gets new layers (:meth:`_new_layers`)."""
+        if threading.get_ident() != self.ui.thread:
+            deadline = time.monotonic() + 2.0
+            while layer.loading and layer.visible and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self.ui.call(setattr, layer, "url", self.tiles.url(path, self._template, self.version))
+
+    def _bind_layers(self) -> None:
+        """Connect the current raster layers to the panels (after they are made or replaced)."""
+        if self._uncertain_link is not None:
+            self._uncertain_link.unlink()
+        self._uncertain_link = W.link((self.acc.show_uncertain, "value"), (self.map.uncertain_layer, "visible"))
+        self.map.prob_layer.observe(lambda ch: self._show_probability(), "visible")
+        self.map.uncertain_layer.observe(lambda ch: self._show_uncertain(), "visible")
+
+    def _new_layers(self, image: str, classes: str) -> None:
+        """Replace the raster layers by new ones bounded to another image: ``image`` (its composite) and
+        ``classes`` (an empty raster of its grid) for the others. New layers have no tile still loading from
+        the previous image (see :meth:`_set_url`)."""
+        def swap():
+            current_image = self.map.image_layer
+            self.map.replace_layers(lambda old: self.tiles.layer(image if old is current_image else classes,
+                                                                 name=old.name, max_zoom=20))
+            self._bind_layers()
+        self.ui.call(swap)
+
+    def _on_bounds(self) -> None:
+        """The browser reports a new extent: the map arrived where it was sent, or the user moved it."""
+        if self._moved and self._arrived():
+            self._moved = False
+        self._schedule("view")
 
     def _colors(self) -> dict[int, str]:
         return {int(e["value"]): e["color"] for e in (self.store.recipe.legend or [])}
@@ -161,12 +299,12 @@ class LandclassApp:
         """Point the probability layer at the latest result, only while it is shown (tiles of a hidden layer
         would still travel to the browser)."""
         if self._probability and self.map.prob_layer.visible:
-            self.map.prob_layer.url = self.tiles.url(self._probability, self._template, self.version)
+            self._set_url(self.map.prob_layer, self._probability)
 
     def _show_uncertain(self) -> None:
         """Point the least-confident layer at the latest result, only while it is shown."""
         if self._uncertain and self.map.uncertain_layer.visible:
-            self.map.uncertain_layer.url = self.tiles.url(self._uncertain, self._template, self.version)
+            self._set_url(self.map.uncertain_layer, self._uncertain)
 
     def _draw_points(self) -> None:
         self.map.show_points(collected_points(self.store.recipe), self._colors(), self.trn.selected)
@@ -181,29 +319,45 @@ class LandclassApp:
     def _on_name(self, change) -> None:
         name = change["new"].strip()
         if name and name != self.store.recipe.name:
-            self.store.edit("rename", lambda r: setattr(r, "name", name))
+            if guarded(self.message, self.store.edit, "rename", lambda r: setattr(r, "name", name)) is None \
+                    and self.store.recipe.name != name:
+                self.name.value = self.store.recipe.name
+            self._list_saved()
 
     def _on_edit(self, label: str) -> None:
+        """After every edit: redraw the points, and schedule exactly what depends on the sections that
+        changed."""
+        now = self.store.recipe.to_dict()
+        changed = changed_sections(self._seen, now)
+        self._seen = now
         self._draw_points()
         if self.name.value != self.store.recipe.name:
             self.name.value = self.store.recipe.name
-        if label == "rename":
-            return
-        if any(k in label for k in ("image", "bands", "latitude", "undo", "replace")):
-            self._schedule("stack")
-        self._schedule("train")
+        if label in ("new recipe", "open recipe"):
+            self._list_saved()
+        work = set()
+        if changed & set(IMAGE_SECTIONS):
+            work.add("image")
+        if changed & set(STACK_SECTIONS):
+            work.add("stack")
+        if changed & set(TRAIN_SECTIONS):
+            work.add("train")
+        if changed & {"training", "legend"}:
+            work.add("polygons")
+        if work:
+            self._schedule(*work)
 
     # --- live classification worker -----------------------------------------------------------------
 
-    def _schedule(self, what: str) -> None:
+    def _schedule(self, *what: str) -> None:
         """Queue work for the worker thread; work queued while it runs is merged into its next pass, so
         clicks are never lost and never pile up."""
         with self._lock:
-            self._pending.add(what)
+            self._pending.update(what)
             if self._busy:
                 return
             self._busy = True
-        threading.Thread(target=self._work, daemon=True).start()
+        threading.Thread(target=self._work, daemon=True, name="landclass-live").start()
 
     def _work(self) -> None:
         while True:
@@ -216,36 +370,29 @@ class LandclassApp:
                 self._run(todo)
             except LandclassError as exc:
                 self._set_status("")
-                self.message.show(str(exc), "error")
+                self._show(str(exc), "error")
             except Exception as exc:  # never a traceback in the page: one line, the details in the log
-                traceback.print_exc()
+                LOG.exception("live classification failed (%s)", ", ".join(sorted(todo)))
                 self._set_status("")
-                self.message.show(f"unexpected error: {type(exc).__name__}: {exc}", "error")
+                self._show(f"unexpected error: {type(exc).__name__}: {exc} (details in {self.log_path})", "error")
 
     def _run(self, todo: set[str]) -> None:
-        recipe = self.store.recipe
-        if not recipe.images:
+        recipe = Recipe.from_dict(self.store.recipe.to_dict())  # a snapshot: edits go on meanwhile
+        if "image" in todo:
+            todo.add("stack")
+            todo.discard("composite")
+            if not self._open_image(recipe):
+                return
+        if self.image_stack is None:
             return
         if "stack" in todo or self.live is None:
             self._set_status("reading the image ...", busy=True)
-            stack = open_recipe_image(recipe)
-            self.live = LiveClassifier(stack, self.cache / "live", overview_px=self.overview_px)
+            self._new_live(open_recipe_image(recipe))
             todo.add("train")
-            if recipe.images[0].path != self._composite_for:
-                todo.add("composite")
         if "composite" in todo:
-            stack = self._open_stack(recipe)
-            bands = composite_bands(stack.band_names, self.img.composite.value)
-            path = make_composite(stack, bands, self.cache)
-            self.version += 1
-            self.map.image_layer.url = self.tiles.url(path, self._template, self.version)
-            if recipe.images[0].path != self._composite_for:
-                self._composite_for = recipe.images[0].path
-                b = stack.grid.bounds
-                from rasterio.warp import transform_bounds
-
-                west, south, east, north = transform_bounds(stack.grid.crs, "EPSG:4326", *b)
-                self.map.map.fit_bounds([[south, west], [north, east]])
+            self._composite(recipe)
+        if "polygons" in todo:
+            self._draw_polygons(recipe)
         if "train" in todo:
             self._retrain(recipe)
         if todo & {"train", "view", "stack"}:
@@ -254,24 +401,142 @@ class LandclassApp:
         if "train" in todo and self.live is not None and self.live.model is not None:
             self._schedule_assess(recipe, self.live.samples_used)
 
-    def _retrain(self, recipe: Recipe) -> None:
+    def _open_image(self, recipe: Recipe) -> bool:
+        """A new image (or none): release the previous one's rasters, point the image layer at its composite
+        and the classification layers at an empty raster of its grid, then move the map there. Returns False
+        when there is no image to work on."""
+        self._release()
+        self.ui.call(self.acc.clear)
+        self.ui.call(self.acc.show_suggestions, [], "the scene")
+        self.ui.call(self.cls.show_importance, None)
+        if not recipe.images:
+            empty = make_empty(None, self.cache)
+            self._new_layers(empty, empty)
+            self._set_status("no image yet: open one in IMG")
+            return False
+        self._set_status("opening the image ...", busy=True)
+        stack = self._image_of(recipe)
+        self._set_status("drawing the image ...", busy=True)
+        path, note = self._composite_of(recipe, stack)
+        self._new_layers(path, make_empty(stack, self.cache))
+        self._move_to(_latlon_bounds(stack.grid))
+        if note:
+            self._show(note, "info")
+        self.image_stack = stack
+        return True
+
+    def _move_to(self, bounds) -> None:
+        """Fit the map to ``bounds`` and, when a browser shows the map, wait (at most 3 s) until it reports the
+        new extent, so that the next layer change finds the new view's tiles requested."""
+        before = self.map.map.bounds
+        self._moved = True
+        self.ui.call(self.map.fit, bounds)
+        if not before:
+            return  # no browser (yet): nothing to wait for
+        deadline = time.monotonic() + 3.0
+        while self._moved and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # the browser starts loading the tiles of the new view
+
+    def _arrived(self) -> bool:
+        """True when the extent the browser reports is the one :meth:`MapView.fit` asked for (its zoom, and
+        its centre inside the view)."""
+        target = self.map.target
+        bounds = self.map.map.bounds
+        if target is None or not bounds:
+            return False
+        (lat, lon), zoom = target
+        (south, west), (north, east) = bounds
+        return self.map.map.zoom == zoom and south <= lat <= north and west <= lon <= east
+
+    def _release(self) -> None:
+        """Forget the previous image: live classifier (its arrays and its folder of rasters), last results."""
+        old = self.live
+        self.live = None
+        self.image_stack = None
+        self._overview = self._probability = self._uncertain = None
+        if old is not None:
+            shutil.rmtree(old.workdir, ignore_errors=True)
+
+    def _new_live(self, stack) -> None:
+        old = self.live
+        folder = self.cache / "live" / f"{os.getpid()}-{next(self._live_dirs)}"
+        self.live = LiveClassifier(stack, folder, overview_px=self.overview_px)
+        if old is not None:
+            shutil.rmtree(old.workdir, ignore_errors=True)
+
+    def _class_layers(self) -> list:
+        return [self.map.class_layer, self.map.prob_layer, self.map.view_layer, self.map.uncertain_layer]
+
+    def _composite_of(self, recipe: Recipe, stack) -> tuple[str, str | None]:
+        """The display copy of ``stack`` for the composite chosen in IMG (bands from the sensor's roles), and a
+        message when the composite could not be made as asked."""
+        names = stack.band_names
+        sensor = recipe.derived.sensor or sensor_from_paths([r.path for r in recipe.images])
+        try:
+            roles = resolve_roles(names, sensor, recipe.derived.roles)
+        except LandclassError:
+            roles = {}
+        choice = self.img.composite.value if hasattr(self, "img") else "true colour"
+        bands, note = composite_bands(names, choice, roles)
+        return make_composite(stack, bands, self.cache), note
+
+    def _composite(self, recipe: Recipe) -> None:
+        """Show another composite of the same image (the map does not move)."""
+        self._set_status("drawing the image ...", busy=True)
+        path, note = self._composite_of(recipe, self.image_stack)
+        self.version += 1
+        self._set_url(self.map.image_layer, path)
+        if note:
+            self._show(note, "info")
+
+    def _draw_polygons(self, recipe: Recipe) -> None:
+        """Outline the recipe's training files on the map in their class colours."""
         legend = Legend.from_list(recipe.legend or [])
+        by_class: dict[str, list] = {}
+        for ref in recipe.training:
+            if ref.kind != "file" or not ref.path:
+                continue
+            key = (ref.path, ref.class_field, ref.layer, tuple(sorted(ref.remap.items(), key=str)),
+                   os.path.getmtime(ref.path) if os.path.exists(ref.path) else None)
+            if key not in self._polygon_cache:
+                frame = read_training(ref.path, ref.class_field, crs="EPSG:4326", layer=ref.layer, remap=ref.remap)
+                self._polygon_cache[key] = frame[["label", "geometry"]]
+            frame = self._polygon_cache[key]
+            for label, part in frame.groupby("label"):
+                by_class.setdefault(str(label), []).append(part)
+        import pandas as pd
+        import geopandas as gpd
+
+        layers = []
+        for label, parts in by_class.items():
+            try:
+                name, color = legend.name_of(legend.value_of(label)), self._colors()[legend.value_of(label)]
+            except LandclassError:
+                name, color = label, "#ff00ff"
+            frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+            layers.append((name, color, frame.__geo_interface__))
+        self.ui.call(self.map.show_polygons, layers)
+
+    def _retrain(self, recipe: Recipe) -> None:
         self._set_status("training ...", busy=True)
         start = time.perf_counter()
-        result = self.live.update(recipe, legend)
+        # no legend yet (a new recipe): nothing to train until a training file or LEG gives classes
+        result = self.live.update(recipe, Legend.from_list(recipe.legend)) if recipe.legend else None
         self._train_version += 1
         if result is None:
-            self.cls.show_importance(None)
+            self.ui.call(self.cls.show_importance, None)
             self._overview = None
-            self.acc.clear()
-            self._set_status("add training points of at least two classes (TRN, then Training mode)")
-            for layer in (self.map.class_layer, self.map.prob_layer, self.map.view_layer,
-                          self.map.uncertain_layer):
-                layer.url = self.tiles.url(make_empty(self.live.stack, self.cache), self._template, self.version)
+            self.ui.call(self.acc.clear)
+            self._set_status("add training points of at least two classes (TRN, then Training mode) or load a "
+                             "training file")
+            empty = make_empty(self.live.stack, self.cache)
+            for layer in self._class_layers():
+                self._set_url(layer, empty)
             return
         self.version += 1
-        self.map.class_layer.url = self.tiles.url(result.classification, self._template, self.version)
-        self.cls.show_importance(feature_importance(result.model))
+        self._set_url(self.map.class_layer, result.classification)
+        self.ui.call(self.cls.show_importance, feature_importance(result.model))
         self._probability = result.probability
         self._show_probability()
         self._overview = result
@@ -280,9 +545,9 @@ class LandclassApp:
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "samples": result.n_samples})
         if self.live.messages:
-            self.message.show("; ".join(self.live.messages), "info")
+            self._show("; ".join(self.live.messages), "info")
         else:
-            self.message.clear()
+            self.ui.call(self.message.clear)
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "
                          f"(v{self.version})")
 
@@ -305,11 +570,11 @@ class LandclassApp:
             try:
                 self._assess(recipe, Legend.from_list(recipe.legend or []), samples)
             except LandclassError as exc:
-                self.acc.clear()
-                self.message.show(str(exc), "error")
+                self.ui.call(self.acc.clear)
+                self._show(str(exc), "error")
             except Exception as exc:
-                traceback.print_exc()
-                self.message.show(f"accuracy failed: {type(exc).__name__}: {exc}", "error")
+                LOG.exception("accuracy assessment failed")
+                self._show(f"accuracy failed: {type(exc).__name__}: {exc} (details in {LOG_NAME})", "error")
             self.accuracy_seconds.append(time.perf_counter() - start)
 
     def wait_idle(self, timeout: float = 120.0) -> None:
@@ -330,9 +595,10 @@ class LandclassApp:
         from ..guidance import assess_training
 
         if samples is None:
-            self.acc.clear()
+            self.ui.call(self.acc.clear)
             return
-        self.acc.show(assess_training(samples, legend, recipe.classifier.name, recipe.classifier.params))
+        report = assess_training(samples, legend, recipe.classifier.name, recipe.classifier.params)
+        self.ui.call(self.acc.show, report)
 
     def _suggest(self) -> None:
         """Least-confident places of the scene, or of the visible part of it, for the ACC panel."""
@@ -340,7 +606,7 @@ class LandclassApp:
 
         result = self._overview
         if result is None or result.classes is None:
-            self.acc.show_suggestions([], "the scene")
+            self.ui.call(self.acc.show_suggestions, [], "the scene")
             return
         view = self.map.view()
         window, where = None, "the scene"
@@ -348,13 +614,13 @@ class LandclassApp:
             window = view_window(result.grid, view[0])
             h, w = result.classes.shape
             if window is None:
-                self.acc.show_suggestions([], "the current view (outside the image)")
+                self.ui.call(self.acc.show_suggestions, [], "the current view (outside the image)")
                 return
             if window != (0, h, 0, w):
                 where = "the current view"
         items = suggest_points(result.classes, result.probabilities, window=window)
         names = {e.value: e.name for e in result.model.legend}
-        self.acc.show_suggestions(locate(items, result.grid, names), where)
+        self.ui.call(self.acc.show_suggestions, locate(items, result.grid, names), where)
 
     def _go_to(self, suggestion) -> None:
         self.map.map.center = (suggestion.lat, suggestion.lon)
@@ -371,19 +637,24 @@ class LandclassApp:
         screen_m = _ground_size(bounds, size)
         scene_m = _ground_size_grid(self.live.overview_grid)
         if screen_m >= scene_m * 0.9:  # the scene layer is already as fine as the screen
-            self.map.view_layer.url = self.tiles.url(make_empty(self.live.stack, self.cache), self._template,
-                                                     self.version)
+            self._set_url(self.map.view_layer, make_empty(self.live.stack, self.cache))
             return
         result = self.live.classify_view(bounds, size)
         if result is not None:
             self.version += 1
-            self.map.view_layer.url = self.tiles.url(result.classification, self._template, self.version)
+            self._set_url(self.map.view_layer, result.classification)
+
+
+def _latlon_bounds(grid) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((south, west), (north, east))`` in degrees of a grid's extent."""
+    from rasterio.warp import transform_bounds
+
+    west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21)
+    return (south, west), (north, east)
 
 
 def _ground_size(bounds, size) -> float:
     """Approximate metres per screen pixel of a lon/lat extent shown at ``size`` pixels."""
-    import math
-
     west, south, east, north = bounds
     lat = math.radians((south + north) / 2)
     return (east - west) * 111320 * math.cos(lat) / max(1, size[0])

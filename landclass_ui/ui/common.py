@@ -1,14 +1,68 @@
-"""Small shared pieces of the panels: a message line that shows errors in words, never tracebacks."""
+"""Small shared pieces of the panels: a message line that shows errors in words, never tracebacks; the log
+file that keeps the tracebacks; and :class:`KernelLoop`, which hands widget changes from worker threads to the
+kernel's event loop."""
 from __future__ import annotations
 
+import asyncio
 import html
-import traceback
+import logging
+import os
+import threading
+from typing import Callable
 
 import ipywidgets as W
 
 from ..errors import LandclassError
 
-__all__ = ["Message", "guarded"]
+__all__ = ["Message", "guarded", "KernelLoop", "LOG", "LOG_NAME", "log_to"]
+
+#: The dashboard's logger; :func:`log_to` sends it to ``<workdir>/landclass.log``.
+LOG = logging.getLogger("landclass")
+LOG_NAME = "landclass.log"
+
+
+def log_to(workdir: str | os.PathLike) -> str:
+    """Append the dashboard's log (every unexpected error with its traceback) to ``<workdir>/landclass.log``;
+    returns its path. Calling it again for the same folder adds no second handler."""
+    path = os.path.abspath(os.path.join(workdir, LOG_NAME))
+    LOG.setLevel(logging.INFO)
+    if not any(getattr(h, "baseFilename", None) == path for h in LOG.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(message)s"))
+        LOG.addHandler(handler)
+    return path
+
+
+class KernelLoop:
+    """Runs widget changes on the thread of the kernel's event loop.
+
+    Created on that thread (while the notebook cell runs), it remembers the running loop. :meth:`call` from a
+    worker thread hands the function to the loop (``loop.call_soon_threadsafe``: calls keep their order);
+    on the loop's own thread, or where no loop runs (scripts, tests), it calls the function at once. Errors
+    of a handed-over call go to :data:`LOG` and to ``on_error(one_line)``.
+    """
+
+    def __init__(self, on_error: Callable[[str], None] | None = None):
+        try:
+            self.loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+        self.thread = threading.get_ident()
+        self.on_error = on_error
+
+    def call(self, fn: Callable, *args) -> None:
+        if self.loop is None or threading.get_ident() == self.thread or self.loop.is_closed():
+            fn(*args)
+        else:
+            self.loop.call_soon_threadsafe(self._safe, fn, args)
+
+    def _safe(self, fn, args) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            LOG.exception("updating the page failed")
+            if self.on_error is not None:
+                self.on_error(f"unexpected error: {type(exc).__name__}: {exc} (details in {LOG_NAME})")
 
 
 class Message(W.HTML):
@@ -34,6 +88,6 @@ def guarded(message: Message, action, *args, **kwargs):
     except LandclassError as exc:
         message.show(str(exc), "error")
     except Exception as exc:  # an unexpected failure: one line in the UI, the traceback in the log
-        traceback.print_exc()
-        message.show(f"unexpected error: {type(exc).__name__}: {exc}", "error")
+        LOG.exception("unexpected error in %s", getattr(action, "__name__", action))
+        message.show(f"unexpected error: {type(exc).__name__}: {exc} (details in {LOG_NAME})", "error")
     return None

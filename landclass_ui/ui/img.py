@@ -8,12 +8,38 @@ import ipywidgets as W
 
 from ..display import COMPOSITES
 from ..imagery import open_image
-from ..indices import INDICES, OPERATIONS, ROLES, SENSORS, available_indices, detect_sensor, resolve_roles
+from ..indices import (INDICES, OPERATIONS, ROLES, SENSORS, available_indices, detect_sensor, resolve_roles,
+                       sensor_from_paths)
 from ..recipe import ImageRef
+from ..errors import ImageError
 from ..store import RecipeStore
 from .common import Message, guarded
 
-__all__ = ["ImagePanel"]
+__all__ = ["ImagePanel", "expand_paths"]
+
+
+def expand_paths(text: str) -> list[str]:
+    """The absolute paths a user typed: one path, or a pattern with ``*``/``?``/``[...]`` (e.g.
+    ``/data/T11UPT_*_B*_60m.jp2`` for loose band files), expanded in sorted order.
+
+    Raises
+    ------
+    ImageError
+        Nothing typed, or a pattern that matches no file.
+    """
+    import glob
+
+    text = text.strip()
+    if not text:
+        raise ImageError("type the path of an image (a raster file, a Sentinel-2 .SAFE folder or a pattern "
+                         "like /data/*_B*.TIF), or pick one with Browse")
+    path = os.path.abspath(os.path.expanduser(text))  # the saved recipe must not depend on the cwd
+    if not glob.has_magic(path):
+        return [path]
+    found = sorted(glob.glob(path))
+    if not found:
+        raise ImageError(f"no file matches {text}; check the folder and the pattern")
+    return found
 
 
 class ImagePanel:
@@ -49,6 +75,8 @@ class ImagePanel:
         self.widget = W.VBox(children)
         self.widget.add_class("landclass-img")
         self._shown_path = None
+        self._all_bands: list[str] = []  # every band of every file, as listed
+        self._owners: list[tuple[int, str]] = []  # for each listed band: (image index, its name in that image)
         store.observe(lambda label: self.refresh())
         self.refresh()
 
@@ -61,63 +89,107 @@ class ImagePanel:
         return chooser
 
     def refresh(self) -> None:
+        """Show the recipe's image: grid, CRS, every band of every stacked file (selected ones highlighted)."""
         images = self.store.recipe.images
         if not images:
             self.info.value = "<i>No image: open one.</i>"
             self.bands.options = []
+            self.others.value = ""
+            self._shown_path = None
+            self._all_bands, self._owners = [], []
+            self._refresh_derived()
             return
         ref = images[0]
         self.others.value = "".join(
-            f"<small>+ {os.path.basename(i.path.rstrip('/'))} ({len(i.bands) if i.bands else 'all'} bands, "
-            f"stacked on the first image's grid)</small><br>" for i in images[1:])
-        if ref.path != self._shown_path:
-            self.path.value = ref.path
-            stack = guarded(self.message, open_image, ref.path, resolution=ref.resolution)
-            if stack is None:
+            f"<small>+ {os.path.basename(i.path.rstrip('/'))} (stacked on the first image's grid)</small><br>"
+            for i in images[1:])
+        key = [(i.path, i.resolution) for i in images]
+        if key != self._shown_path:
+            if ref.path != (self._shown_path or [(None,)])[0][0]:
+                self.path.value = ref.path
+            full = [guarded(self.message, open_image, i.path, resolution=i.resolution) for i in images]
+            if any(f is None for f in full):
                 return
-            self._shown_path = ref.path
-            self._all_bands = stack.band_names
+            stack = full[0]
+            if len(full) > 1:
+                from ..imagery import combine_stacks
+
+                stack = guarded(self.message, combine_stacks, full, [i.path for i in images])
+                if stack is None:
+                    return
+            self._shown_path = key
+            self._all_bands = stack.band_names  # unique names over all files, in stack order
+            self._owners = [(i, b) for i, f in enumerate(full) for b in f.band_names]
             g = stack.grid
             self.info.value = (f"{g.width} x {g.height} px, {g.res[0]:g} {g.crs.linear_units or ''} pixels, "
-                               f"{g.crs.to_string()}<br>{'<br>'.join(stack.messages)}")
+                               f"{g.crs.to_string()}, {len(stack.bands)} band(s) in {len(images)} file(s)"
+                               f"<br>{'<br>'.join(dict.fromkeys(stack.messages))}")
             self.bands.options = self._all_bands
-        self.bands.value = tuple(ref.bands or self._all_bands)
+        self.bands.value = tuple(self._selected())
         self._refresh_derived()
 
     def open(self, path: str) -> None:
-        path = os.path.abspath(os.path.expanduser(path.strip()))  # the saved recipe must not depend on the cwd
-        stack = open_image(path)  # a clear error for a missing, corrupt or CRS-less file
+        """Make ``path`` the recipe's image (a pattern opens every file it matches, stacked in name order);
+        the sensor is taken from the product name when it tells (Landsat, Sentinel-2)."""
+        paths = expand_paths(path)
+        stack = open_image(paths)  # a clear error for a missing, corrupt or CRS-less file
+
         def change(r):
-            r.images = [ImageRef(path)]
-            _settle_derived(r, stack.band_names, new_image=True)
+            r.images = [ImageRef(p) for p in paths]
+            _settle_derived(r, stack.band_names, new_image=True, sensor=sensor_from_paths(paths))
         self.store.edit("open image", change)
-        self.message.show(f"opened {os.path.basename(path.rstrip('/'))}: {len(stack.bands)} bands", "ok")
+        what = os.path.basename(paths[0].rstrip("/")) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+        self.message.show(f"opened {what}: {len(stack.bands)} bands", "ok")
 
     def add_image(self, path: str) -> None:
-        """Stack another image (e.g. a second date) after the current ones; it must overlap the first."""
+        """Stack another image (e.g. a second date, or the next band file) after the current ones; it must
+        overlap the first."""
         from ..imagery import combine_stacks
 
         images = self.store.recipe.images
         if not images:
             return self.open(path)
-        path = os.path.abspath(os.path.expanduser(path.strip()))
-        refs = [*images, ImageRef(path)]
+        paths = expand_paths(path)
+        refs = [*images, *(ImageRef(p) for p in paths)]
         stacks = [open_image(r.path, bands=r.bands, resolution=r.resolution) for r in refs]
         combined = combine_stacks(stacks, [r.path for r in refs])  # NoOverlapError says which and where
-        self.store.edit("add image", lambda r: setattr(r, "images", [*r.images, ImageRef(path)]))
-        self.message.show(f"added {os.path.basename(path.rstrip('/'))}: {len(stacks[-1].bands)} bands, "
+        sensor = sensor_from_paths([r.path for r in refs])
+
+        def change(r):
+            r.images = [*r.images, *(ImageRef(p) for p in paths)]
+            if sensor and not r.derived.sensor and not r.derived.roles:
+                r.derived.sensor = sensor
+        self.store.edit("add image", change)
+        added = sum(len(s.bands) for s in stacks[len(images):])
+        self.message.show(f"added {os.path.basename(paths[0].rstrip('/'))}"
+                          f"{f' and {len(paths) - 1} more' if len(paths) > 1 else ''}: {added} band(s), "
                           f"{len(combined.bands)} in all", "ok")
 
     def set_bands(self, bands: list[str]) -> None:
+        """Use only ``bands`` (names as listed, from any of the stacked files); a file none of whose bands is
+        chosen leaves the stack."""
         if not bands:
             self.message.show("select at least one band", "error")
             return
+        owner = dict(zip(self._all_bands, self._owners))
+        images = self.store.recipe.images
+        # in the order given within each file (it names pairwise bands); files keep their stack order
+        per_image = [[owner[d][1] for d in bands if owner[d][0] == i] for i in range(len(images))]
+        every = [[b for j, b in self._owners if j == i] for i in range(len(images))]
+        ordered = [d for i in range(len(images)) for d in bands if owner[d][0] == i]
+        dropped = [os.path.basename(images[i].path.rstrip("/")) for i, p in enumerate(per_image) if not p]
 
         def change(r):
-            r.images[0].bands = None if list(bands) == list(self._all_bands) else list(bands)
-            _settle_derived(r, list(bands))
+            keep = []
+            for ref, picked, all_of in zip(r.images, per_image, every):
+                if picked:
+                    ref.bands = None if picked == all_of else picked
+                    keep.append(ref)
+            r.images = keep
+            _settle_derived(r, ordered)
         self.store.edit("select bands", change)
-        self.message.show(f"using {len(bands)} band(s): {', '.join(bands)}", "ok")
+        note = f"; left out {', '.join(dropped)} (none of its bands chosen)" if dropped else ""
+        self.message.show(f"using {len(ordered)} band(s): {', '.join(ordered)}{note}", "ok")
 
     # --- derived bands ----------------------------------------------------------------------------------
 
@@ -157,10 +229,12 @@ class ImagePanel:
         self.derived_box.add_class("landclass-derived")
 
     def _selected(self) -> list[str]:
+        """Names of the selected bands of the whole stack (every file), in stack order."""
         images = self.store.recipe.images
-        if not images or not getattr(self, "_all_bands", None):
+        if not images or not self._all_bands or len({i for i, _ in self._owners}) != len(images):
             return []
-        return list(images[0].bands or self._all_bands)
+        return [d for d, (i, b) in zip(self._all_bands, self._owners)
+                if images[i].bands is None or b in images[i].bands]
 
     def _refresh_derived(self) -> None:
         d = self.store.recipe.derived
@@ -244,13 +318,13 @@ class ImagePanel:
         self.message.show(f"indices: {', '.join(indices) or 'none'}", "ok")
 
 
-def _settle_derived(recipe, band_names: list[str], *, new_image: bool = False) -> None:
+def _settle_derived(recipe, band_names: list[str], *, new_image: bool = False, sensor: str | None = None) -> None:
     """Keep the derived-band settings consistent with the image bands: a new image starts from its own roles
-    (operations are kept); bands no longer selected leave the pairwise list and the roles, and indices that
-    the remaining bands cannot make are dropped."""
+    (``sensor``, from the product name, or None; operations are kept); bands no longer selected leave the
+    pairwise list and the roles, and indices that the remaining bands cannot make are dropped."""
     d = recipe.derived
     if new_image:
-        d.pairwise.bands, d.sensor, d.roles = [], None, {}
+        d.pairwise.bands, d.sensor, d.roles = [], sensor, {}
     d.pairwise.bands = [b for b in d.pairwise.bands if b in band_names]
     d.roles = {k: v for k, v in d.roles.items() if v in band_names}
     try:

@@ -5,9 +5,12 @@ import math
 from typing import Callable
 
 import ipywidgets as W
-from ipyleaflet import (CircleMarker, LayerGroup, LayersControl, Map, ScaleControl, WidgetControl)
+from ipyleaflet import (CircleMarker, GeoJSON, LayerGroup, LayersControl, Map, ScaleControl, WidgetControl)
 
-__all__ = ["MapView", "screen_size", "metres_per_pixel"]
+__all__ = ["MapView", "screen_size", "metres_per_pixel", "fit_zoom"]
+
+#: Map size in screen pixels assumed before the browser has reported the map's extent.
+DEFAULT_MAP_PX = (800, 640)
 
 #: A click closer than this (screen pixels) to a training point selects the point instead of adding one.
 PICK_RADIUS_PX = 9
@@ -34,6 +37,22 @@ def screen_size(bounds, zoom: float) -> tuple[int, int]:
     return max(1, int(round(abs(x1 - x0)))), max(1, int(round(abs(y1 - y0))))
 
 
+def fit_zoom(bounds, size_px: tuple[int, int] = DEFAULT_MAP_PX, *, max_zoom: int = 18) -> int:
+    """The largest Web Mercator zoom at which ``bounds`` (``((south, west), (north, east))``, degrees) fits a
+    map of ``size_px`` ``(width, height)`` screen pixels (Leaflet's ``fitBounds`` without its animation, so
+    that it can be set as a plain trait from any thread).
+
+    >>> fit_zoom(((43.2, 0.55), (44.2, 1.95)), (800, 640))
+    9
+    """
+    (south, west), (north, east) = bounds
+    x0, y0 = _mercator_px(north, west, 0)
+    x1, y1 = _mercator_px(south, east, 0)
+    w0, h0 = max(abs(x1 - x0), 1e-9), max(abs(y1 - y0), 1e-9)
+    zoom = math.floor(math.log2(min(size_px[0] / w0, size_px[1] / h0)))
+    return int(min(max(zoom, 0), max_zoom))
+
+
 class MapView:
     """The ipyleaflet map with the app's layers.
 
@@ -53,7 +72,9 @@ class MapView:
         for layer, pane in ((image_layer, "image"), (class_layer, "class"), (view_layer, "class"),
                             (prob_layer, "prob")):
             layer.pane = f"landclass-{pane}"
+        self.target = None
         self.points_layer = LayerGroup(name="Training points")
+        self.polygons_layer = LayerGroup(name="Training polygons")
         self.classification = LayerGroup(layers=[class_layer, view_layer], name="Classification")
         prob_layer.visible = False
         extra = []
@@ -65,7 +86,7 @@ class MapView:
         self.map = Map(
             panes={"landclass-image": {"zIndex": 210}, "landclass-class": {"zIndex": 220},
                    "landclass-prob": {"zIndex": 230}, "landclass-uncertain": {"zIndex": 235}},
-            layers=[image_layer, self.classification, prob_layer, *extra, self.points_layer],
+            layers=[image_layer, self.classification, prob_layer, *extra, self.polygons_layer, self.points_layer],
             center=center,
             zoom=9,
             scroll_wheel_zoom=True,
@@ -82,7 +103,7 @@ class MapView:
         self.opacity.observe(self._on_opacity, "value")
         self._on_opacity()
         self.map.add(WidgetControl(widget=W.VBox([self.training, self.opacity]), position="topleft"))
-        self.map.fit_bounds(bounds)
+        self.fit(bounds)
         self._points: list[dict] = []
         self._colors: dict[int, str] = {}
         self.selected: int | None = None
@@ -92,6 +113,49 @@ class MapView:
     def _on_opacity(self, *_):
         for layer in (self.class_layer, self.view_layer, self.prob_layer):
             layer.opacity = self.opacity.value
+
+    #: The raster layers, by attribute.
+    RASTER_LAYERS = ("image_layer", "class_layer", "view_layer", "prob_layer", "uncertain_layer")
+
+    def replace_layers(self, make: Callable[[object], object]) -> None:
+        """Swap every raster layer for ``make(old_layer)`` (a new image: new layers bounded to it, whose tiles
+        all start fresh), keeping each layer's pane, opacity, visibility and place on the map."""
+        for attr in self.RASTER_LAYERS:
+            old = getattr(self, attr)
+            if old is None:
+                continue
+            new = make(old)
+            new.pane, new.opacity, new.visible = old.pane, old.opacity, old.visible
+            if old in self.classification.layers:
+                self.classification.layers = tuple(new if x is old else x for x in self.classification.layers)
+            else:
+                self.map.substitute(old, new)
+            setattr(self, attr, new)
+
+    def fit(self, bounds) -> None:
+        """Centre the map on ``bounds`` (``((south, west), (north, east))``, degrees) and zoom so that it fits.
+
+        Sets the ``center`` and ``zoom`` traits only: unlike ``Map.fit_bounds`` this needs no event loop."""
+        (south, west), (north, east) = bounds
+        size = DEFAULT_MAP_PX
+        if self.map.bounds:
+            size = screen_size(self.map.bounds, self.map.zoom)
+        center, zoom = ((south + north) / 2, (west + east) / 2), fit_zoom(bounds, size)
+        self.target = (center, zoom)  # where the map was sent (the browser reports ``bounds`` once there)
+        # two messages: sent as one (hold_sync), jupyter-leaflet 0.20 moved the map but loaded no tile there
+        self.map.center = center
+        self.map.zoom = zoom
+
+    # --- training data -------------------------------------------------------------------------------
+
+    def show_polygons(self, layers: list[tuple[str, str, dict]]) -> None:
+        """Draw training files: ``(class name, colour, GeoJSON FeatureCollection in EPSG:4326)`` per class,
+        polygons outlined in the class colour and lightly filled, points as small circles."""
+        self.polygons_layer.layers = [
+            GeoJSON(data=data, name=name, style={"color": color, "fillColor": color, "weight": 2, "opacity": 1.0,
+                                                 "fillOpacity": 0.15},
+                    point_style={"radius": 4, "fillOpacity": 0.8})  # points of a file as small circles
+            for name, color, data in layers]
 
     # --- training points -------------------------------------------------------------------------------
 

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import threading
-import traceback
 from pathlib import Path
+from typing import Callable
 
 import ipywidgets as W
 
 from ..classify import run
 from ..errors import LandclassError
 from ..store import RecipeStore
-from .common import Message
+from .common import LOG, LOG_NAME, Message
 
 __all__ = ["ExportPanel"]
 
@@ -18,8 +18,10 @@ __all__ = ["ExportPanel"]
 class ExportPanel:
     """Runs :func:`landclass_ui.classify.run` on a copy of the recipe in a worker thread."""
 
-    def __init__(self, store: RecipeStore, workdir: str):
+    def __init__(self, store: RecipeStore, workdir: str, *, call: Callable | None = None):
         self.store = store
+        #: Runs a widget change on the kernel's event loop (see :class:`~landclass_ui.ui.common.KernelLoop`).
+        self.call = call or (lambda fn, *args: fn(*args))
         self.workdir = Path(workdir)
         self.output = W.Text(description="Output", layout=W.Layout(width="340px"),
                              placeholder="(default: <recipe name>.tif in the work folder)")
@@ -73,17 +75,20 @@ class ExportPanel:
                                      class_field=self.reference_field.value.strip() or None) if path else None)
             self.result = run(recipe, output, probability=self.probability.value,
                               class_probabilities=self.class_probabilities.value, progress=False,
-                              on_progress=lambda done, total: setattr(self.progress, "value", done / total),
+                              on_progress=lambda done, total: self.call(setattr, self.progress, "value",
+                                                                        done / total),
                               validation_ratio=self.validation.value or None, reference=reference)
             written = [self.result.classification, self.result.legend_csv, self.result.probability,
                        self.result.class_probability]
             if self.result.assessment is not None:
                 written.append(self.result.assessment.results_md)
-            self.message.show(f"wrote {', '.join(w for w in written if w)} in {self.result.seconds:.1f} s", "ok")
+            self.call(self.message.show, f"wrote {', '.join(w for w in written if w)} in "
+                                         f"{self.result.seconds:.1f} s", "ok")
         except LandclassError as exc:
-            self.message.show(str(exc), "error")
+            self.call(self.message.show, str(exc), "error")
         except Exception as exc:
-            traceback.print_exc()
-            self.message.show(f"export failed: {type(exc).__name__}: {exc}", "error")
+            LOG.exception("export to %s failed", output)
+            self.call(self.message.show, f"export failed: {type(exc).__name__}: {exc} (details in {LOG_NAME})",
+                      "error")
         finally:
-            self.button.disabled = False
+            self.call(setattr, self.button, "disabled", False)

@@ -9,13 +9,17 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from ..legend import Legend
+from ..errors import TrainingDataError
+from ..legend import Legend, LabelMatch, match_labels
 from ..recipe import Recipe, TrainingRef, atomic_write_text
 from ..store import RecipeStore
-from ..training import read_training
+from ..training import legend_colors, read_training
 from .common import Message, guarded
 
 __all__ = ["TrainingPanel", "collected_points", "add_point"]
+
+#: Choices of the class-matching dialog besides "map to <legend class>" (which holds the class name).
+_ADD, _IGNORE = "\x00add", "\x00ignore"
 
 
 def collected_points(recipe: Recipe) -> list[dict]:
@@ -43,8 +47,11 @@ def add_point(recipe: Recipe, lon: float, lat: float, value: int) -> None:
 class TrainingPanel:
     """Training data of the recipe: collected points and training files."""
 
-    def __init__(self, store: RecipeStore, workdir: str):
+    def __init__(self, store: RecipeStore, workdir: str, *, default_legend: list[dict] | None = None):
         self.store = store
+        #: A legend that counts as untouched (the first-run sample's): replaced by a file's classes when no
+        #: training data use it.
+        self.default_legend = default_legend
         self.workdir = Path(workdir)
         self.selected: int | None = None
         self.chooser = W.Dropdown(description="Class", layout=W.Layout(width="300px"))
@@ -72,13 +79,15 @@ class TrainingPanel:
         self.load_button = W.Button(description="Load training file", icon="upload")
         self.load_button.on_click(lambda _: guarded(self.message, self.load_file))
         self.files = W.HTML()
+        self.dialog = W.VBox()
+        self.dialog.add_class("landclass-match-dialog")
         self.message = Message()
         self.widget = W.VBox([
             self.chooser, self.counts,
             W.HBox([self.undo_button, self.export_button, self.clear_button]), self.confirm,
             self.selection, W.HBox([self.relabel_button, self.delete_button]),
-            W.HTML("<b>Training files</b>"), self.file_path, self.class_field, self.load_button, self.files,
-            self.message,
+            W.HTML("<b>Training files</b>"), self.file_path, self.class_field, self.load_button, self.dialog,
+            self.files, self.message,
         ])
         self.widget.add_class("landclass-trn")
         store.observe(lambda label: self.refresh())
@@ -186,12 +195,113 @@ class TrainingPanel:
         return str(path)
 
     def load_file(self) -> None:
+        """Load the training file named in the panel.
+
+        When the legend is empty or untouched (the first-run legend, used by no training data), the legend is
+        built from the file's classes (:meth:`Legend.from_labels`: sorted names, values 1..n, the file's
+        ``color`` column or a qualitative palette). When the file has classes the legend lacks, a dialog lists
+        them and offers, for each, *add to legend*, *map to* a legend class or *ignore*.
+        """
+        self.dialog.children = ()
         path = os.path.abspath(os.path.expanduser(self.file_path.value.strip()))  # the recipe outlives the cwd
         field = self.class_field.value.strip() or None
         frame = read_training(path, field)  # raises a clear error for a bad file or field
-        legend = Legend.from_list(self.store.recipe.legend or [])
-        for label in frame["label"].unique():
-            legend.value_of(label)  # LegendError naming the class when it is not in the legend
-        self.store.edit("load training file",
-                        lambda r: r.training.append(TrainingRef("file", path=path, class_field=field)))
-        self.message.show(f"loaded {len(frame)} features from {Path(path).name}", "ok")
+        labels = list(frame["label"])
+        recipe = self.store.recipe
+        if not recipe.legend:
+            self._use_file_legend(path, field, frame)
+            return
+        legend = Legend.from_list(recipe.legend)
+        name = Path(path).name
+        if self._untouched(recipe) and not match_labels(labels, legend).complete:
+            self._use_file_legend(path, field, frame)
+            return
+        match = match_labels(labels, legend)
+        if match.complete:
+            self.store.edit("load training file",
+                            lambda r: r.training.append(TrainingRef("file", path=path, class_field=field)))
+            note = f"; legend classes not in the file: {', '.join(match.absent)}" if match.absent else ""
+            self.message.show(f"loaded {len(frame)} features of {len(match.known)} classes from {name}{note}", "ok")
+            return
+        self._ask(path, field, frame, legend, match)
+
+    def _untouched(self, recipe: Recipe) -> bool:
+        uses = any(t.kind == "file" or t.points for t in recipe.training)
+        return not uses and self.default_legend is not None and recipe.legend == self.default_legend
+
+    def _legend_in_use(self) -> bool:
+        return any(t.kind == "file" or t.points for t in self.store.recipe.training)
+
+    def _use_file_legend(self, path: str, field: str | None, frame) -> None:
+        legend = Legend.from_labels(list(frame["label"]), legend_colors(frame))
+
+        def change(r):
+            r.legend = legend.to_list()
+            r.training.append(TrainingRef("file", path=path, class_field=field))
+        replaced = bool(self.store.recipe.legend)
+        self.store.edit("load training file", change)
+        self.dialog.children = ()
+        self.message.show(f"loaded {len(frame)} features from {Path(path).name}; the legend "
+                          f"{'was replaced by' if replaced else 'was built from'} its {len(legend)} classes: "
+                          f"{', '.join(legend.names)}" + (" (Undo brings the previous legend back)" if replaced
+                                                          else ""), "ok")
+
+    def _ask(self, path: str, field: str | None, frame, legend: Legend, match: LabelMatch) -> None:
+        """The one dialog for a file whose classes are not all in the legend."""
+        options = [("add to legend", _ADD), ("ignore", _IGNORE)] + [
+            (f"map to {e.name}", e.name) for e in legend]
+        choices = {}
+        rows = []
+        for i, label in enumerate(match.unknown):
+            dd = W.Dropdown(options=options, value=_ADD, layout=W.Layout(width="200px"))
+            dd.add_class(f"landclass-match-{i}")
+            choices[label] = dd
+            rows.append(W.HBox([W.HTML(f"<b>{html.escape(label)}</b>", layout=W.Layout(width="120px")), dd]))
+        apply = W.Button(description="Apply", icon="check", button_style="primary")
+        apply.add_class("landclass-match-apply")
+        cancel = W.Button(description="Cancel")
+        cancel.add_class("landclass-match-cancel")
+        apply.on_click(lambda _: guarded(self.message, self._apply, path, field, frame,
+                                         {k: d.value for k, d in choices.items()}))
+        cancel.on_click(lambda _: self._cancel())
+        buttons = [apply]
+        if not self._legend_in_use():
+            replace = W.Button(description="Use the file's classes", icon="exchange",
+                               tooltip="no training data use the current legend: replace it by the file's classes")
+            replace.add_class("landclass-match-replace")
+            replace.on_click(lambda _: guarded(self.message, self._use_file_legend, path, field, frame))
+            buttons.append(replace)
+        buttons.append(cancel)
+        absent = (f"<br><small>Legend classes not in the file: {html.escape(', '.join(match.absent))}</small>"
+                  if match.absent else "")
+        self.dialog.children = (
+            W.HTML(f"{len(match.unknown)} class(es) of <b>{html.escape(Path(path).name)}</b> are not in the "
+                   f"legend; choose for each:{absent}"),
+            *rows, W.HBox(buttons))
+        self.message.show(f"{Path(path).name}: classes not in the legend: {', '.join(match.unknown)}; choose "
+                          "what to do with them above", "info")
+
+    def _cancel(self) -> None:
+        self.dialog.children = ()
+        self.message.show("training file not loaded", "info")
+
+    def _apply(self, path: str, field: str | None, frame, choices: dict[str, str]) -> None:
+        add = [label for label, c in choices.items() if c == _ADD]
+        remap = {label: (None if c == _IGNORE else c) for label, c in choices.items() if c != _ADD}
+        if remap and all(v is None for v in remap.values()) and not add and not match_labels(
+                list(frame["label"]), Legend.from_list(self.store.recipe.legend or [])).known:
+            raise TrainingDataError(f"every class of {Path(path).name} would be ignored; map or add at least one")
+        colors = legend_colors(frame)
+
+        def change(r):
+            if add:
+                r.legend = Legend.from_list(r.legend or []).with_classes(add, colors).to_list()
+            r.training.append(TrainingRef("file", path=path, class_field=field, remap=remap))
+        self.store.edit("load training file", change)
+        self.dialog.children = ()
+        parts = [f"added to the legend: {', '.join(add)}"] if add else []
+        parts += [f"{k} -> {v}" for k, v in remap.items() if v is not None]
+        ignored = [k for k, v in remap.items() if v is None]
+        if ignored:
+            parts.append(f"ignored: {', '.join(ignored)}")
+        self.message.show(f"loaded {Path(path).name}; {'; '.join(parts)}", "ok")

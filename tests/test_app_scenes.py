@@ -1,0 +1,198 @@
+"""The whole app (no browser) with a user's own scenes: the worker thread runs where no event loop runs, as in
+a script or a test, and every step a user takes reaches the recipe, the map's layers and the page.
+
+The browser walk of the same steps is ``test_browser_scenes.py``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.warp import transform_bounds
+
+from landclass_ui.ui.app import LandclassApp
+from landclass_ui.ui.common import KernelLoop
+
+DATA = Path(__file__).parent / "data"
+
+SCENES = {
+    "s2-amazon": (str(DATA / "s2_amazon" / "sen2_L2A_12band.tif"), [],
+                  str(DATA / "s2_amazon" / "training_polygons.geojson"), "class"),
+    "l5-bands": (str(DATA / "l5_amazon" / "LT52240631988227CUB02_B1.TIF"),
+                 [str(DATA / "l5_amazon" / f"LT52240631988227CUB02_B{i}.TIF") for i in (2, 3, 4, 5, 7)],
+                 str(DATA / "l5_amazon" / "training_polygons.gpkg"), "class"),
+    "s2-t11upt-jp2": (str(DATA / "s2_t11upt" / "T11UPT_*_B*_60m.jp2"), [],
+                      str(DATA / "s2_t11upt" / "landcover.shp"), "MC_name"),
+}
+
+
+def layer_file(layer) -> str:
+    return parse_qs(urlsplit(layer.url).query)["filename"][0]
+
+
+def is_error(widget) -> bool:
+    return "landclass-msg-error" in widget.value
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = LandclassApp(workdir=tmp_path / "work", routing="proxy")
+    a.wait_idle()
+    yield a
+    a.wait_idle()
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_new_recipe_open_image_load_training_classify(app, scene, tmp_path):
+    image, adds, training, field = SCENES[scene]
+    first = app.store.recipe.name
+    assert app.ui.loop is None  # no running loop here: the worker's widget changes are made directly
+    app.new_button.click()
+    app.wait_idle()
+    assert app.store.recipe.images == [] and app.store.recipe.legend is None
+    assert first in [v for _, v in app.saved.options]
+    assert "no image yet" in app.status.value
+
+    app.img.path.value = image
+    app.img.open_button.click()
+    for path in adds:
+        app.img.path.value = path
+        app.img.add_button.click()
+    app.wait_idle()
+    assert not is_error(app.img.message) and not is_error(app.message), (app.img.message.value, app.message.value)
+    # the map was sent onto the image: its centre inside the image, zoomed so that the image fits
+    files = sorted(Path(image).parent.glob(Path(image).name))
+    with rasterio.open(files[0]) as src:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+        crs = src.crs
+    lat, lon = app.map.map.center
+    assert south < lat < north and west < lon < east
+    assert app.map.map.zoom >= 10
+    # the image layer shows this image's composite: a 3-band uint8 raster in the image's CRS and bounds
+    with rasterio.open(layer_file(app.map.image_layer)) as comp:
+        assert comp.count == 3 and comp.crs == crs
+        assert np.allclose(transform_bounds(comp.crs, "EPSG:4326", *comp.bounds), (west, south, east, north),
+                           atol=1e-3)
+    assert app.live is not None and app.live.stack.grid.crs == crs
+
+    app.trn.file_path.value = training
+    app.trn.class_field.value = field
+    app.trn.load_button.click()
+    app.wait_idle()
+    assert not is_error(app.trn.message), app.trn.message.value
+    legend = app.store.recipe.legend
+    assert len(legend) >= 4 and "built from" in app.trn.message.value
+    assert "classified with" in app.status.value, (app.status.value, app.message.value)
+    with rasterio.open(layer_file(app.map.class_layer)) as cls:
+        values = set(np.unique(cls.read(1)).tolist()) - {255}
+    assert len(values) >= 3 and values <= {e["value"] for e in legend}
+    # the training file is drawn on the map in its class colours
+    drawn = {layer.name: layer.style["color"] for layer in app.map.polygons_layer.layers}
+    assert drawn == {e["name"]: e["color"] for e in legend if e["name"] in drawn} and len(drawn) >= 3
+
+    # a new app on the same folder (a kernel restart) finds the recipe, image and legend again
+    again = LandclassApp(workdir=app.workdir, routing="proxy")
+    again.wait_idle()
+    assert again.store.recipe.to_dict() == app.store.recipe.to_dict()
+    assert "classified with" in again.status.value
+    assert layer_file(again.map.image_layer) == layer_file(app.map.image_layer)
+
+    # and the first recipe is still there to open
+    app.saved.value = first
+    app.open_button.click()
+    app.wait_idle()
+    assert app.store.recipe.name == first and len(app.store.recipe.images) == 1
+    assert "Toulouse" in app.store.recipe.images[0].path or ".SAFE" in app.store.recipe.images[0].path
+
+
+def test_opening_another_image_releases_the_previous_one(app):
+    old_live = app.live
+    old_folder = old_live.workdir
+    assert old_folder.is_dir()
+    app.img.path.value = SCENES["s2-amazon"][0]
+    app.img.open_button.click()
+    app.wait_idle()
+    assert app.live is not old_live and not old_folder.exists()
+    assert app._overview is None or app._overview.grid.crs == app.live.stack.grid.crs
+
+
+def test_picking_ndvi_rebuilds_the_live_stack(app):
+    """The recipe's derived section changed -> the live model's bands include the index."""
+    from landclass_ui.sample import sample_paths
+
+    app.trn.file_path.value = sample_paths().polygons
+    app.trn.load_button.click()
+    app.wait_idle()
+    assert "ndvi" not in " ".join(app.live.model.band_names).lower()
+    app.img.set_indices(["ndvi"])
+    app.wait_idle()
+    assert any("ndvi" in b.lower() for b in app.live.model.band_names), app.live.model.band_names
+    assert "classified with" in app.status.value
+
+
+def test_background_error_reaches_the_page_and_the_log(app, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(app.live, "update", broken)
+    app.store.edit("add point", lambda r: r.training[0].points.append({"x": 1.3, "y": 43.6, "class": 1}))
+    app.wait_idle()
+    assert is_error(app.message) and "disk on fire" in app.message.value
+    assert "Traceback" not in app.message.value and "landclass.log" in app.message.value
+    log = (app.workdir / "landclass.log").read_text()
+    assert "Traceback" in log and "RuntimeError: disk on fire" in log
+
+
+def test_a_bad_image_path_is_one_red_line_and_changes_nothing(app):
+    before = json.loads((app.workdir / "recipe.json").read_text())
+    app.img.path.value = str(DATA / "nothing_here_*.tif")
+    app.img.open_button.click()
+    assert is_error(app.img.message) and "no file matches" in app.img.message.value
+    app.wait_idle()
+    assert json.loads((app.workdir / "recipe.json").read_text()) == before
+
+
+def test_kernel_loop_runs_calls_from_threads_on_the_loop_thread():
+    """With a running loop (as in a kernel), a worker's call runs on the loop's thread, in order."""
+    seen = []
+    done = threading.Event()
+
+    async def main():
+        ui = KernelLoop()
+        loop_thread = threading.get_ident()
+
+        def worker():
+            for i in range(5):
+                ui.call(lambda i=i: seen.append((i, threading.get_ident() == loop_thread)))
+            ui.call(done.set)
+
+        threading.Thread(target=worker).start()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert seen == [(i, True) for i in range(5)]
+
+
+def test_kernel_loop_reports_errors_of_handed_over_calls(tmp_path):
+    from landclass_ui.ui.common import log_to
+
+    log_to(tmp_path)
+    errors = []
+
+    async def main():
+        ui = KernelLoop(on_error=errors.append)
+        t = threading.Thread(target=ui.call, args=(lambda: 1 / 0,))
+        t.start()
+        t.join()
+        await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+    assert errors and "ZeroDivisionError" in errors[0] and "landclass.log" in errors[0]
+    assert "ZeroDivisionError" in (tmp_path / "landclass.log").read_text()
