@@ -196,3 +196,15 @@ def test_kernel_loop_reports_errors_of_handed_over_calls(tmp_path):
     asyncio.run(main())
     assert errors and "ZeroDivisionError" in errors[0] and "landclass.log" in errors[0]
     assert "ZeroDivisionError" in (tmp_path / "landclass.log").read_text()
+
+
+def test_new_twice_in_a_second_keeps_both_recipes(app):
+    first = app.store.recipe.name
+    app.new_button.click()
+    second = app.store.recipe.name
+    app.new_button.click()
+    third = app.store.recipe.name
+    app.wait_idle()
+    assert len({first, second, third}) == 3
+    assert {first, second} <= set(app.store.saved_names())
+    assert [v for _, v in app.saved.options if v] == app.store.saved_names()[1:]  # all but the current one

@@ -35,7 +35,8 @@ JS_IMAGE_BOX = """() => {
     const r = img.getBoundingClientRect();
     if (r.right < map.left || r.left > map.right || r.bottom < map.top || r.top > map.bottom) continue;
     ctx.clearRect(0, 0, 256, 256); ctx.drawImage(img, 0, 0, 256, 256);
-    const d = ctx.getImageData(0, 0, 256, 256).data, k = r.width / 256;
+    let d; try { d = ctx.getImageData(0, 0, 256, 256).data; } catch (e) { continue; }  // cross-origin tile
+    const k = r.width / 256;
     for (let y = 0; y < 256; y += 2) for (let x = 0; x < 256; x += 2) {
       if (d[(y * 256 + x) * 4 + 3] === 0) continue;
       const sx = r.left + x * k, sy = r.top + y * k;
@@ -46,9 +47,12 @@ JS_IMAGE_BOX = """() => {
   }
   return {n, left, top, right, bottom, map: {left: map.left, top: map.top, right: map.right, bottom: map.bottom}};
 }"""
+# the whole image inside the map, and not zoomed out needlessly: one zoom level more would not fit, so the
+# image spans over 40 % of the map's width or height
 JS_IMAGE_INSIDE = """() => { const b = (""" + JS_IMAGE_BOX + """)();
+  const share = Math.max((b.right - b.left) / (b.map.right - b.map.left), (b.bottom - b.top) / (b.map.bottom - b.map.top));
   return b.n > 100 && b.left > b.map.left + 2 && b.right < b.map.right - 2 && b.top > b.map.top + 2 &&
-         b.bottom < b.map.bottom - 2; }"""
+         b.bottom < b.map.bottom - 2 && share > 0.4; }"""
 
 
 def band_files(folder: str, pattern: str) -> list[str]:

@@ -209,7 +209,12 @@ class LandclassApp:
     def new_recipe(self) -> None:
         """Start a new, empty recipe; the current one stays in ``<workdir>/recipes/`` under its name."""
         old = self.store.recipe.name
-        self.store.start(empty_recipe(), "new recipe")
+        recipe = empty_recipe()
+        base, n = recipe.name, 1
+        while recipe.name == old or self.store.library_path(recipe.name).exists():  # New twice in a second
+            n += 1
+            recipe.name = f"{base}_{n}"
+        self.store.start(recipe, "new recipe")
         self.tabs.selected_index = 0
         self.message.show(f"new recipe {self.store.recipe.name!r}: open an image in IMG ({old!r} is saved and "
                           "can be opened again)", "ok")
