@@ -1,7 +1,6 @@
 """Accuracy panel and guidance: suggestions of where to add points, the uncertainty raster, cross-validation of
 the live training data in the dashboard, and per-class probability bands in the exported outputs."""
 import re
-import time
 from pathlib import Path
 
 import geopandas as gpd

@@ -8,7 +8,6 @@ import csv
 import json
 import math
 import shutil
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +18,7 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-from landclass_ui.recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
+from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
 from landclass_ui.store import RecipeStore
 from landclass_ui.ui.auxiliary_panel import AuxPanel
