@@ -332,6 +332,22 @@ def test_bad_training_file_changes_nothing(tmp_path, path, field, word):
     assert panel.files.value == ""
 
 
+def test_a_training_file_can_be_removed_and_undone(tmp_path):
+    store = make_store(tmp_path, points=[P1])
+    panel = TrainingPanel(store, str(tmp_path))
+    panel.file_path.value = SAMPLE.polygons
+    panel.load_button.click()
+    (button,) = panel.file_buttons.children
+    assert "polygons.geojson" in button.description
+    button.click()
+    assert [t["kind"] for t in on_disk(store)["training"]] == ["points"]
+    assert disk_points(store) == [P1] and panel.file_buttons.children == () and panel.files.value == ""
+    assert "removed polygons.geojson" in panel.message.value
+    panel.undo_button.click()
+    assert [t["kind"] for t in on_disk(store)["training"]] == ["points", "file"]
+    assert len(panel.file_buttons.children) == 1
+
+
 def dialog_choices(panel: TrainingPanel) -> dict[str, W.Dropdown]:
     """The class-matching dialog's rows: file class -> its dropdown."""
     out = {}

@@ -34,12 +34,18 @@ def read_legend(path):
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
-def s2_map(tmp_path_factory):
-    out = tmp_path_factory.mktemp("s2_t11upt")
-    result = run_cli("classify", *FILES, "--training", POLYGONS, "--class-field", "MC_name", "-o", out / "map.tif")
+def classify(tmp_path_factory, name, files, training, *extra):
+    """``landclass classify`` of ``files`` with ``training`` (class field MC_name) into a new folder."""
+    out = tmp_path_factory.mktemp(name)
+    result = run_cli("classify", *files, "--training", training, "--class-field", "MC_name", "-o", out / "map.tif",
+                     *extra)
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+@pytest.fixture(scope="module")
+def s2_map(tmp_path_factory):
+    return classify(tmp_path_factory, "s2_t11upt", FILES, POLYGONS)
 
 
 @pytest.mark.parametrize("scene, first, res, size", [("s2_map", 0, 60.0, (243, 355)), ("l8_map", 1, 30.0, (740, 167))])
@@ -150,19 +156,12 @@ def homogeneous(blocks, shape, code):
 
 @pytest.fixture(scope="module")
 def l8_map(tmp_path_factory):
-    out = tmp_path_factory.mktemp("l8_t11upt")
-    result = run_cli("classify", *L8_FILES, "--training", L8_POINTS, "--class-field", "MC_name", "-o", out / "map.tif")
-    assert result.returncode == 0, result.stderr
-    return out, result
+    return classify(tmp_path_factory, "l8_t11upt", L8_FILES, L8_POINTS)
 
 
 @pytest.fixture(scope="module")
 def l8_holdout(tmp_path_factory):
-    out = tmp_path_factory.mktemp("l8_t11upt_holdout")
-    result = run_cli("classify", *L8_FILES, "--training", L8_POINTS, "--class-field", "MC_name",
-                     "--validation-ratio", "0.5", "-o", out / "map.tif")
-    assert result.returncode == 0, result.stderr
-    return out, result
+    return classify(tmp_path_factory, "l8_t11upt_holdout", L8_FILES, L8_POINTS, "--validation-ratio", "0.5")
 
 
 def test_l8_training_points_sit_on_homogeneous_landcover_of_their_class():

@@ -79,6 +79,8 @@ class TrainingPanel:
         self.load_button = W.Button(description="Load training file", icon="upload")
         self.load_button.on_click(lambda _: guarded(self.message, self.load_file))
         self.files = W.HTML()
+        self.file_buttons = W.VBox()  # one "Remove" button per training file
+        self.file_buttons.add_class("landclass-training-files")
         self.dialog = W.VBox()
         self.dialog.add_class("landclass-match-dialog")
         self.message = Message()
@@ -87,7 +89,7 @@ class TrainingPanel:
             W.HBox([self.undo_button, self.export_button, self.clear_button]), self.confirm,
             self.selection, W.HBox([self.relabel_button, self.delete_button]),
             W.HTML("<b>Training files</b>"), self.file_path, self.class_field, self.load_button, self.dialog,
-            self.files, self.message,
+            self.files, self.file_buttons, self.message,
         ])
         self.widget.add_class("landclass-trn")
         store.observe(lambda label: self.refresh())
@@ -119,6 +121,14 @@ class TrainingPanel:
         self._show_selection()
         files = [t for t in recipe.training if t.kind == "file"]
         self.files.value = "<br>".join(html.escape(f"{Path(t.path).name} (field {t.class_field})") for t in files)
+        buttons = []
+        for i, t in enumerate(files):
+            b = W.Button(description=f"Remove {Path(t.path).name}", icon="times", layout=W.Layout(width="300px"),
+                         tooltip="take this file out of the training data (Undo brings it back)")
+            b.add_class("landclass-remove-file")
+            b.on_click(lambda _, i=i: self.remove_file(i))
+            buttons.append(b)
+        self.file_buttons.children = tuple(buttons)
         self.undo_button.disabled = not self.store.can_undo
 
     def _show_selection(self) -> None:
@@ -224,6 +234,19 @@ class TrainingPanel:
             self.message.show(f"loaded {len(frame)} features of {len(match.known)} classes from {name}{note}", "ok")
             return
         self._ask(path, field, frame, legend, match)
+
+    def remove_file(self, index: int) -> None:
+        """Take the ``index``-th training file (in the order listed) out of the recipe; the legend stays."""
+        files = [t for t in self.store.recipe.training if t.kind == "file"]
+        if not 0 <= index < len(files):
+            return
+        name = Path(files[index].path).name
+
+        def change(r):
+            refs = [t for t in r.training if t.kind == "file"]
+            r.training.remove(refs[index])
+        self.store.edit("remove training file", change)
+        self.message.show(f"removed {name} from the training data (Undo brings it back)", "ok")
 
     def _untouched(self, recipe: Recipe) -> bool:
         uses = any(t.kind == "file" or t.points for t in recipe.training)
