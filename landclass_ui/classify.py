@@ -32,22 +32,29 @@ class Prepared:
     messages: list[str] = field(default_factory=list)
 
 
-def open_recipe_image(recipe: Recipe) -> ImageStack:
-    """The recipe's images as one stack (see :func:`landclass_ui.imagery.open_image`), with the recipe's
-    derived bands (:mod:`landclass_ui.indices`) and auxiliary layers (:mod:`landclass_ui.auxiliary`) appended
-    as bands."""
+def open_recipe_images(recipe: Recipe) -> ImageStack:
+    """The recipe's images, bands as selected, as one stack on the first image's grid (no derived band, no
+    auxiliary layer: what the map shows as the image).
+
+    Raises
+    ------
+    RecipeError
+        No image. ImageError, CRSError, NoOverlapError: see :func:`landclass_ui.imagery.open_image`.
+    """
     from .errors import RecipeError
 
     if not recipe.images:
         raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
+    stacks = [open_image(ref.path, bands=ref.bands, resolution=ref.resolution) for ref in recipe.images]
+    return stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [ref.path for ref in recipe.images])
+
+
+def open_recipe_image(recipe: Recipe) -> ImageStack:
+    """The recipe's images as one stack (:func:`open_recipe_images`), with the recipe's derived bands
+    (:mod:`landclass_ui.indices`) and auxiliary layers (:mod:`landclass_ui.auxiliary`) appended as bands."""
     from .auxiliary import add_auxiliary
 
-    if len(recipe.images) == 1:
-        ref = recipe.images[0]
-        stack = open_image(ref.path, bands=ref.bands, resolution=ref.resolution)
-    else:
-        stacks = [open_image(ref.path, bands=ref.bands, resolution=ref.resolution) for ref in recipe.images]
-        stack = combine_stacks(stacks, [ref.path for ref in recipe.images])
+    stack = open_recipe_images(recipe)
     if not recipe.derived.empty:  # derived bands from the image bands (landclass_ui.indices)
         from .indices import add_derived
 

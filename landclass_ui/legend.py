@@ -204,24 +204,10 @@ class Legend:
     def with_classes(self, names: Sequence[str], colors: dict[str, str] | None = None) -> "Legend":
         """This legend plus classes ``names`` (values after the largest one, in the given order; colours from
         ``colors`` (normalized name -> colour) when free, else unused ones of :data:`DEFAULT_COLORS`)."""
-        entries = list(self.entries)
-        used = {e.color for e in entries}
-        colors = colors or {}
-        value = max(self.values, default=0)
-        for name in names:
-            value += 1
-            c = colors.get(normalize_name(name))
-            try:
-                c = normalize_color(c) if c else None
-            except LegendError:
-                c = None
-            if c is None or c in used:
-                c = conventional_color(name)
-            if c is None or c in used:
-                c = next(x for x in _spare_colors() if x not in used)
-            used.add(c)
-            entries.append(LegendEntry(value, str(name).strip(), c))
-        return Legend(entries)
+        first = max(self.values, default=0) + 1
+        chosen = _assign_colors(list(names), colors, {e.color for e in self.entries})
+        return Legend([*self.entries, *(LegendEntry(first + i, str(n).strip(), c)
+                                        for i, (n, c) in enumerate(zip(names, chosen)))])
 
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """``{value: (r, g, b, 255)}`` for GDAL colour tables."""
@@ -330,31 +316,35 @@ class Legend:
             items = sorted({int(float(v)): str(int(float(v))) for v in unique.values()}.items())
         else:
             items = [(i + 1, str(unique[k]).strip()) for i, k in enumerate(sorted(unique))]
-        # first the colours given in ``colors`` (the first class keeps a colour given twice), then the others
-        used = set()
-        given: dict[int, str] = {}
-        for value, name in items:
-            c = colors.get(normalize_name(name))
-            try:
-                c = normalize_color(c) if c else None
-            except LegendError:
-                c = None
-            if c is not None and c not in used:
-                given[value] = c
-                used.add(c)
-        for value, name in items:  # then the conventional colour of the name, when still free
-            c = conventional_color(name)
-            if value not in given and c is not None and c not in used:
-                given[value] = c
-                used.add(c)
-        chosen = []
-        for value, name in items:
-            c = given.get(value)
-            if c is None:
-                c = next(x for x in _spare_colors() if x not in used)
-                used.add(c)
-            chosen.append(LegendEntry(value, name, c))
-        return cls(chosen)
+        chosen = _assign_colors([name for _, name in items], colors, set())
+        return cls(LegendEntry(value, name, c) for (value, name), c in zip(items, chosen))
+
+
+def _assign_colors(names: list[str], colors: dict[str, str] | None, used: set[str]) -> list[str]:
+    """One distinct colour per class name, none of ``used``: first the colour given in ``colors`` (normalized
+    name -> colour; the first class keeps a colour given twice), then the name's conventional colour
+    (:func:`conventional_color`) when still free, then :data:`DEFAULT_COLORS` and further hues."""
+    colors, used = colors or {}, set(used)
+    chosen: list[str | None] = [None] * len(names)
+    for i, name in enumerate(names):
+        c = colors.get(normalize_name(name))
+        try:
+            c = normalize_color(c) if c else None
+        except LegendError:
+            c = None
+        if c is not None and c not in used:
+            chosen[i] = c
+            used.add(c)
+    for i, name in enumerate(names):
+        c = conventional_color(name)
+        if chosen[i] is None and c is not None and c not in used:
+            chosen[i] = c
+            used.add(c)
+    for i in range(len(names)):
+        if chosen[i] is None:
+            chosen[i] = next(x for x in _spare_colors() if x not in used)
+            used.add(chosen[i])
+    return chosen
 
 
 def _spare_colors():

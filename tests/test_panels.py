@@ -443,6 +443,19 @@ def test_empty_or_untouched_legend_is_built_from_the_file(tmp_path, legend, repl
     assert on_disk(store)["legend"] == legend
 
 
+def test_dialog_refuses_to_ignore_every_class(tmp_path):
+    typed = [{"value": 10, "name": "Urban", "color": "#ff0000"}, {"value": 20, "name": "Crops", "color": "#ffff00"}]
+    store = make_store(tmp_path, legend=typed, points=[{"x": 1.3, "y": 43.6, "class": 10}])
+    before = on_disk(store)
+    panel = TrainingPanel(store, str(tmp_path))
+    load(panel, AMAZON_S2_POLYGONS)
+    for dd in dialog_choices(panel).values():
+        dd.label = "ignore"
+    dialog_button(panel, "landclass-match-apply").click()
+    assert is_error(panel.message) and "ignore" in panel.message.value
+    assert on_disk(store) == before and len(panel.dialog.children) > 0  # the dialog stays to choose again
+
+
 def test_edited_unused_legend_offers_to_use_the_files_classes(tmp_path):
     """A legend the user typed (not the first-run one), used by nothing yet: the dialog offers to replace it."""
     typed = [{"value": 10, "name": "Urban", "color": "#ff0000"}, {"value": 20, "name": "Crops", "color": "#ffff00"}]

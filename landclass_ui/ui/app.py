@@ -26,10 +26,9 @@ from pathlib import Path
 import ipywidgets as W
 
 from ..classifiers import feature_importance
-from ..classify import open_recipe_image
+from ..classify import open_recipe_image, open_recipe_images
 from ..display import composite_bands, make_composite, make_empty
 from ..errors import LandclassError
-from ..imagery import combine_stacks, open_image
 from ..indices import resolve_roles, sensor_from_paths
 from ..legend import Legend
 from ..live import LiveClassifier
@@ -246,12 +245,8 @@ class LandclassApp:
 
     @staticmethod
     def _image_of(recipe: Recipe):
-        """The recipe's images (bands as selected, no derived band) as one stack, or None without image."""
-        refs = recipe.images
-        if not refs:
-            return None
-        stacks = [open_image(r.path, bands=r.bands, resolution=r.resolution) for r in refs]
-        return stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [r.path for r in refs])
+        """The recipe's images as one stack (:func:`open_recipe_images`), or None without image."""
+        return open_recipe_images(recipe) if recipe.images else None
 
     def _set_status(self, text: str, busy: bool = False) -> None:
         spinner = "<i class='fa fa-spinner fa-spin'></i> " if busy else ""

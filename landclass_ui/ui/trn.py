@@ -9,11 +9,10 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from ..errors import TrainingDataError
 from ..legend import Legend, LabelMatch, match_labels
 from ..recipe import Recipe, TrainingRef, atomic_write_text
 from ..store import RecipeStore
-from ..training import legend_colors, read_training
+from ..training import apply_remap, legend_colors, read_training
 from .common import Message, guarded
 
 __all__ = ["TrainingPanel", "collected_points", "add_point"]
@@ -249,8 +248,8 @@ class TrainingPanel:
         self.message.show(f"removed {name} from the training data (Undo brings it back)", "ok")
 
     def _untouched(self, recipe: Recipe) -> bool:
-        uses = any(t.kind == "file" or t.points for t in recipe.training)
-        return not uses and self.default_legend is not None and recipe.legend == self.default_legend
+        """The first-run legend, used by no training data."""
+        return not self._legend_in_use() and self.default_legend is not None and recipe.legend == self.default_legend
 
     def _legend_in_use(self) -> bool:
         return any(t.kind == "file" or t.points for t in self.store.recipe.training)
@@ -311,9 +310,7 @@ class TrainingPanel:
     def _apply(self, path: str, field: str | None, frame, choices: dict[str, str]) -> None:
         add = [label for label, c in choices.items() if c == _ADD]
         remap = {label: (None if c == _IGNORE else c) for label, c in choices.items() if c != _ADD}
-        if remap and all(v is None for v in remap.values()) and not add and not match_labels(
-                list(frame["label"]), Legend.from_list(self.store.recipe.legend or [])).known:
-            raise TrainingDataError(f"every class of {Path(path).name} would be ignored; map or add at least one")
+        apply_remap(frame, remap)  # the engine's check: TrainingDataError when every class is ignored
         colors = legend_colors(frame)
 
         def change(r):
