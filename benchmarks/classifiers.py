@@ -78,7 +78,8 @@ def pasted_tree_params(prepared) -> dict:
 
 def main() -> None:
     from landclass_ui.classifiers import CLASSIFIERS
-    from landclass_ui.classify import predict_block, prepare, train
+    from landclass_ui.model import fit, predict_block
+    from landclass_ui.pipeline import prepare
     from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
     from landclass_ui.sample import sample_paths
 
@@ -97,7 +98,7 @@ def main() -> None:
         if name == "decision-tree":
             params = pasted_tree_params(prepared)
             label += " (pasted 16-leaf CART)"
-        model = train(prepared.samples, prepared.legend, name, params)
+        model = fit(prepared.samples, prepared.legend, name, params)
         start = time.perf_counter()
         if name == "svm" and model.params["kernel"] != "linear":
             mapped, _ = predict_block(model, data[:, rows, cols][:, None, :])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landclass_ui.classify import run
+from landclass_ui.pipeline import run
 from landclass_ui.recipe import DerivedRef, ImageRef, PairwiseRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
 

@@ -20,9 +20,10 @@ def main() -> None:
     from pyproj import Transformer
     from rasterio.windows import Window
 
-    from landclass_ui.classify import open_recipe_image, predict_block, train
     from landclass_ui.legend import Legend
     from landclass_ui.live import LiveClassifier
+    from landclass_ui.model import fit, predict_block
+    from landclass_ui.pipeline import open_recipe_image
     from landclass_ui.training import extract_samples, points_frame
     from landclass_ui.ui.app import default_recipe
 
@@ -54,10 +55,10 @@ def main() -> None:
         live_s = statistics.median(times)
 
         times = []
-        for i in range(3):
+        for _ in range(3):
             start = time.perf_counter()
             samples = extract_samples(stack, points_frame(points, crs=stack.crs), legend)
-            model = train(samples, legend)
+            model = fit(samples, legend)
             with stack.reader() as read:
                 for window in stack.grid.windows(512):
                     predict_block(model, read(Window(*window.flatten())))

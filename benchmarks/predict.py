@@ -18,13 +18,14 @@ import time
 
 def _fitted():
     """The bundled scene prepared from its polygons and a fitted default forest."""
-    from landclass_ui.classify import prepare, train
+    from landclass_ui.model import fit
+    from landclass_ui.pipeline import prepare
     from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
     from landclass_ui.sample import sample_paths
 
     s = sample_paths()
     prepared = prepare(Recipe(images=[ImageRef(s.safe)], training=[TrainingRef("file", s.polygons, "class")]))
-    return prepared, train(prepared.samples, prepared.legend)
+    return prepared, fit(prepared.samples, prepared.legend)
 
 
 def windowed(out_dir: str) -> dict:

@@ -6,14 +6,14 @@ A recipe's ``auxiliary`` list holds entries of three kinds::
     {"layer": "terrain", "path": "/abs/dem.tif", "bands": ["elevation", "slope", "aspect", "eastness", "northness"]}
     {"layer": "water", "path": "/abs/occurrence.tif", "bands": ["water_occurrence"]}    # bands: null = all
 
-:func:`add_auxiliary` appends them to a stack as bands whose path starts with ``aux:``; :func:`compute` fills
-such a band for one window (``ImageStack.reader`` calls it). Nothing is precomputed: every window is warped
-and computed when it is read.
+:func:`add_auxiliary` appends them to a stack as computed bands (:class:`LatitudeBand`, :class:`TerrainBand`,
+:class:`WaterBand`, each a :class:`~landclass_ui.imagery.ComputedBand`), which ``ImageStack.reader`` asks for
+one window at a time. Nothing is precomputed: every window is warped and computed when it is read.
 
 Latitude
     Degrees (WGS 84) of each pixel centre, exact per pixel (pyproj).
 
-Terrain (band path ``aux:terrain:<band>:<dem path>``)
+Terrain (:class:`TerrainBand`)
     The DEM is first warped onto the image grid (GDAL warper, **bilinear**, in the image CRS, the window padded
     by one pixel on each side), then slope and aspect are computed there with Horn's (1981) 3x3 weighted
     differences, the method of GDAL's ``gdaldem slope/aspect`` (Horn, B.K.P. 1981, "Hill shading and the
@@ -41,7 +41,7 @@ Terrain (band path ``aux:terrain:<band>:<dem path>``)
     than the image the slope is that of the DEM smoothed to the image's pixel size.
     Slope/aspect need all 9 neighbours: they are NaN one pixel inside the DEM's coverage edge.
 
-Water (band path ``aux:water:<file path>``, one band per file band)
+Water (:class:`WaterBand`, one band per file band)
     The raster (e.g. a JRC Global Surface Water tile: occurrence 0-100 %, change, seasonality 0-12 months,
     recurrence, transitions 0-10, max extent 0/1) warped onto the image grid with **nearest** neighbour, so
     class codes (transitions, extent) and month counts stay what they are. Nodata: the file's declared
@@ -66,11 +66,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import CRSError, ImageError, NoOverlapError
+from .imagery import BandSource, Grid, unique_names
 
-__all__ = ["AUXILIARY", "LAYERS", "TERRAIN_BANDS", "AuxEntry", "latitude", "terrain", "horn", "add_auxiliary",
-           "aux_bands", "compute", "coverage", "parse_entry", "parse_cli", "entry_label", "check_entry"]
-
-AUX_PREFIX = "aux:"
+__all__ = ["AUXILIARY", "LAYERS", "TERRAIN_BANDS", "AuxEntry", "LatitudeBand", "TerrainBand", "WaterBand",
+           "latitude", "terrain", "horn", "add_auxiliary", "aux_bands", "coverage", "parse_entry", "parse_cli",
+           "entry_label", "check_entry"]
 TERRAIN_BANDS = ("elevation", "slope", "aspect", "eastness", "northness")
 #: JRC Global Surface Water layer names (as in its file names).
 JRC_LAYERS = ("occurrence", "change", "seasonality", "recurrence", "transitions", "extent")
@@ -213,8 +213,6 @@ def _water_nodata(src, i: int) -> float | None:
 
 
 def _water_names(path: str, src) -> list[str]:
-    from .imagery import _unique_names
-
     descriptions = [d for d in src.descriptions]
     if src.count == 1 and not descriptions[0]:
         stem = os.path.basename(path).lower()
@@ -224,20 +222,18 @@ def _water_names(path: str, src) -> list[str]:
     for i, d in enumerate(descriptions):
         d = re.sub(r"[^0-9a-zA-Z]+", "_", d or "").strip("_").lower()
         names.append(f"water_{d}" if d and not d.startswith("water") else (d or f"water_{i + 1}"))
-    return _unique_names(names)
+    return unique_names(names)
 
 
 def aux_bands(entry) -> list:
     """The :class:`~landclass_ui.imagery.BandSource` list an entry adds (checks the file: found, readable,
     with a CRS)."""
-    from .imagery import BandSource
-
     e = parse_entry(entry)
     if e.layer in AUXILIARY:
-        return [BandSource(path=AUX_PREFIX + e.layer, index=0, name=e.layer)]
+        return [BandSource(path="", index=0, name=e.layer, computed=LatitudeBand())]
     if e.layer == "terrain":
         _open(e.path, "DEM").close()
-        return [BandSource(path=f"{AUX_PREFIX}terrain:{b}:{e.path}", index=1, name=b)
+        return [BandSource(path=e.path, index=1, name=b, computed=TerrainBand(e.path, b))
                 for b in (e.bands or TERRAIN_BANDS)]
     with _open(e.path, "water raster") as src:
         names = _water_names(e.path, src)
@@ -245,9 +241,10 @@ def aux_bands(entry) -> list:
             bad = [b for b in e.bands if b not in names]
             if bad:
                 raise ImageError(f"no band {', '.join(bad)} in {e.path}; it has {', '.join(names)}")
-        return [BandSource(path=f"{AUX_PREFIX}water:{e.path}", index=i + 1, name=names[i],
-                           scale=float(src.scales[i] if src.scales else 1.0),
-                           offset=float(src.offsets[i] if src.offsets else 0.0), nodata=_water_nodata(src, i))
+        return [BandSource(path=e.path, index=i + 1, name=names[i],
+                           computed=WaterBand(e.path, i + 1, _water_nodata(src, i),
+                                              float(src.scales[i] if src.scales else 1.0),
+                                              float(src.offsets[i] if src.offsets else 0.0)))
                 for i in range(src.count) if e.bands is None or names[i] in e.bands]
 
 
@@ -276,15 +273,13 @@ def add_auxiliary(stack, entries: Sequence):
     NoOverlapError
         A DEM or water raster that does not overlap the image.
     """
-    from .imagery import _unique_names
-
     bands = list(stack.bands)
     for entry in entries:
         e = parse_entry(entry)
         if e.path is not None:
             _check_overlap(stack.grid, e.path, "DEM" if e.layer == "terrain" else "water raster")
         bands.extend(aux_bands(e))
-    names = _unique_names([b.name for b in bands])
+    names = unique_names([b.name for b in bands])
     return replace(stack, bands=[replace(b, name=n) for b, n in zip(bands, names)])
 
 
@@ -428,30 +423,55 @@ def terrain(dem_path: str, grid, window, out_shape=None) -> dict[str, np.ndarray
     return out
 
 
-def water(band, grid, window, out_shape=None) -> np.ndarray:
-    """One band of a water raster on ``window`` of ``grid`` (nearest neighbour; nodata -> NaN)."""
+def water(path: str, index: int, grid, window, out_shape=None, *, nodata=None, scale: float = 1.0,
+          offset: float = 0.0) -> np.ndarray:
+    """Band ``index`` (1-based) of a water raster on ``window`` of ``grid`` (nearest neighbour; nodata ->
+    NaN; ``stored * scale + offset``), float32 ``(height, width)``."""
     from rasterio.enums import Resampling
 
-    path = band.path[len(AUX_PREFIX) + len("water:"):]
     transform, shape = _target(grid, window, out_shape)
-    values = _warp(path, band.index, grid, transform, shape, Resampling.nearest, nodata=band.nodata,
-                   what="water raster")
-    if band.scale != 1.0 or band.offset != 0.0:
-        values = values * np.float32(band.scale) + np.float32(band.offset)
+    values = _warp(path, index, grid, transform, shape, Resampling.nearest, nodata=nodata, what="water raster")
+    if scale != 1.0 or offset != 0.0:
+        values = values * np.float32(scale) + np.float32(offset)
     return values
 
 
-def compute(band, grid, window, out_shape=None) -> np.ndarray:
-    """Values of an auxiliary band (``band.path`` starting with ``aux:``) over ``window``."""
-    spec = band.path[len(AUX_PREFIX):]
-    if spec in AUXILIARY:
-        return AUXILIARY[spec](grid, window, out_shape)
-    if spec.startswith("terrain:"):
-        name, _, path = spec[len("terrain:"):].partition(":")
-        return terrain(path, grid, window, out_shape)[name]
-    if spec.startswith("water:"):
-        return water(band, grid, window, out_shape)
-    raise ImageError(f"unknown auxiliary band {band.path!r}")
+@dataclass(frozen=True)
+class LatitudeBand:
+    """Latitude of each pixel centre (:func:`latitude`), a :class:`~landclass_ui.imagery.ComputedBand`."""
+
+    inputs: tuple[str, ...] = ()
+
+    def compute(self, grid: Grid, window, out_shape, inputs) -> np.ndarray:
+        return latitude(grid, window, out_shape)
+
+
+@dataclass(frozen=True)
+class TerrainBand:
+    """One terrain band (``name`` of :data:`TERRAIN_BANDS`) of a DEM (:func:`terrain`)."""
+
+    path: str
+    name: str
+    inputs: tuple[str, ...] = ()
+
+    def compute(self, grid: Grid, window, out_shape, inputs) -> np.ndarray:
+        return terrain(self.path, grid, window, out_shape)[self.name]
+
+
+@dataclass(frozen=True)
+class WaterBand:
+    """Band ``index`` of a water raster (:func:`water`)."""
+
+    path: str
+    index: int
+    nodata: float | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    inputs: tuple[str, ...] = ()
+
+    def compute(self, grid: Grid, window, out_shape, inputs) -> np.ndarray:
+        return water(self.path, self.index, grid, window, out_shape, nodata=self.nodata, scale=self.scale,
+                     offset=self.offset)
 
 
 def coverage(stack_or_grid, entry, *, max_side: int = 1024) -> float:
@@ -473,7 +493,7 @@ def coverage(stack_or_grid, entry, *, max_side: int = 1024) -> float:
     if e.layer == "terrain":
         values = _warp(e.path, 1, grid, transform, shape, Resampling.nearest)
     else:
-        first = aux_bands(e)[0]
+        first = aux_bands(e)[0].computed
         values = _warp(e.path, first.index, grid, transform, shape, Resampling.nearest, nodata=first.nodata,
                        what="water raster")
     return float(np.isfinite(values).mean())

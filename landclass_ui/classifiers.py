@@ -641,7 +641,7 @@ def _resolve_band(name: str, band_names: list[str] | None, n_features: int) -> i
 class TreeTextClassifier(_Estimator):
     """A decision tree given as text (:func:`parse_tree_text`), applied as is: ``fit`` learns nothing from the
     pixels; it only checks the tree, maps its band names to columns (``band_names``: the image's bands, which
-    :func:`landclass_ui.classify.train` sets; without them, bands are written ``#0``, ``#1``...) and sets
+    :func:`landclass_ui.model.fit` sets; without them, bands are written ``#0``, ``#1``...) and sets
     ``classes_``: the classes trained on plus any class the tree predicts.
 
     ``predict_proba`` is the leaf's class distribution when the tree lists one, else one-hot on the leaf's class.

@@ -3,6 +3,7 @@
 ::
 
     landclass classify IMAGE... --training FILE [--class-field class] -o map.tif [--probability]
+                       [--classifier NAME --param NAME=VALUE] [--indices ndvi,ndwi] [--pairwise nd]
     landclass run recipe.json -o map.tif
     landclass info IMAGE...
     landclass sample
@@ -15,12 +16,123 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import warnings
+from types import SimpleNamespace
 
 from . import __version__
 from .errors import LandclassError
 
 EXIT_INPUT_ERROR = 2
+HELP_WIDTH = 79  #: line width of the ``classify --help`` tables (RawDescriptionHelpFormatter keeps their lines)
+
+
+def _derived_vocabulary() -> SimpleNamespace:
+    """What the derived-band flags accept: index names and the band roles each needs, pairwise operations (->
+    band name prefix) and the sensors with tasseled-cap coefficients (:mod:`landclass_ui.indices`); sensors,
+    their aliases and the band roles (:mod:`landclass_ui.sensors`). The one place this module imports them."""
+    from . import indices, sensors
+
+    return SimpleNamespace(
+        index_names=indices.index_names(),
+        index_roles={name: index.roles for name, index in indices.INDICES.items()},
+        tasseled_cap=list(indices.TASSELED_CAP),
+        operations={op: prefix for op, (prefix, _) in indices.OPERATIONS.items()},
+        sensors=list(sensors.SENSORS),
+        sensor_aliases=dict(sensors.SENSOR_ALIASES),
+        roles=list(sensors.ROLES),
+        sensor_from_paths=sensors.sensor_from_paths,
+    )
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of the description and epilog (the tables of ``classify --help``); an epilog given
+    as a function is built only when the help is shown, so the other commands do not import what it lists."""
+
+    def add_text(self, text):
+        super().add_text(text() if callable(text) else text)
+
+
+def _split_list(values, *, lower: bool = False) -> list[str]:
+    """``["ndvi,ndwi", "nbr"]`` (repeated comma-separated options) -> ``["ndvi", "ndwi", "nbr"]``, duplicates
+    dropped, order kept; ``lower`` lower-cases the names first."""
+    items = [v.strip().lower() if lower else v.strip() for value in values or [] for v in str(value).split(",")]
+    return list(dict.fromkeys(v for v in items if v))
+
+
+def _param_default(param) -> str:
+    """A parameter default as it is written on the command line (``--param name=value``)."""
+    if param.default is None:
+        return "none"
+    if isinstance(param.default, bool):
+        return str(param.default).lower()
+    return str(param.default)
+
+
+def _param_range(param) -> str:
+    """The valid values of a parameter as ``--help`` shows them: ``[1..5000]``, ``[>=1]``, ``[a|b]``."""
+    if param.choices:
+        return "[" + "|".join(param.choices) + "]"
+    lo, hi = param.minimum, param.maximum
+    if lo is not None and hi is not None:
+        return f"[{lo:g}..{hi:g}]"
+    if lo is not None or hi is not None:
+        return f"[>={lo:g}]" if lo is not None else f"[<={hi:g}]"
+    return ""
+
+
+def _wrap(head: str, text: str, column: int) -> list[str]:
+    """``text`` wrapped to :data:`HELP_WIDTH` after ``head`` padded to ``column`` (on a line of its own when it
+    does not fit)."""
+    lines = []
+    if len(head) + 2 > column:
+        lines, head = [head], ""
+    return lines + textwrap.wrap(text, HELP_WIDTH, initial_indent=head.ljust(column),
+                                 subsequent_indent=" " * column, break_on_hyphens=False)
+
+
+def _classifier_epilog() -> str:
+    """The classifiers and their parameters with defaults and valid values, from
+    :data:`landclass_ui.classifiers.CLASSIFIERS` (so ``--help`` cannot drift from the registry)."""
+    from .classifiers import CLASSIFIERS, DEFAULT_CLASSIFIER
+
+    lines = textwrap.wrap("classifiers (--classifier NAME) and their parameters (--param NAME=VALUE; the "
+                          "default follows '=', 'none' where the parameter may be left unset):", HELP_WIDTH)
+    for spec in CLASSIFIERS.values():
+        notes = (["default"] if spec.name == DEFAULT_CLASSIFIER else []) + (
+            [f"also {', '.join(spec.aliases)}"] if spec.aliases else [])
+        lines += textwrap.wrap(f"{spec.name}: {spec.label}" + (f" ({'; '.join(notes)})" if notes else ""),
+                               HELP_WIDTH, initial_indent="  ", subsequent_indent="      ", break_on_hyphens=False)
+        for param in spec.params:
+            lines += _wrap(f"    {param.name}={_param_default(param)}", f"{param.help} {_param_range(param)}", 30)
+    return "\n".join(lines)
+
+
+def _derived_epilog() -> str:
+    """The choices of ``--indices``, ``--pairwise``, ``--sensor`` and ``--role`` (:func:`_derived_vocabulary`)."""
+    v = _derived_vocabulary()
+    indices = [f"{n} ({', '.join(v.index_roles[n])})" for n in v.index_names if n in v.index_roles]
+    special = [n for n in v.index_names if n not in v.index_roles]  # tasseled cap: per-sensor coefficients
+    if special:
+        indices.append(f"{', '.join(special)} ({', '.join(v.tasseled_cap)} only)")
+    aliases = [f"{alias} = {name}" for alias, name in v.sensor_aliases.items()]
+    lines = textwrap.wrap("derived bands (the recipe's 'derived' section, computed per window from the image "
+                          "bands):", HELP_WIDTH)
+    lines += _wrap("  --indices", "spectral indices from band roles: " + ", ".join(indices), 17)
+    lines += _wrap("  --pairwise", "pairwise operations over every pair b1 < b2 of the --pairwise-bands "
+                                   "(default: all bands): "
+                   + ", ".join(f"{op} ({prefix}_<b1>_<b2>)" for op, prefix in v.operations.items()), 17)
+    lines += _wrap("  --sensor", "gives the band roles from the band names: " + ", ".join(v.sensors)
+                   + (f" ({'; '.join(aliases)})" if aliases else "")
+                   + "; default: the sensor the product names tell (LC08_..., S2A_MSIL2A_..., T31TCJ_...), "
+                     "else Sentinel-2 band names such as B02, B8A", 17)
+    lines += _wrap("  --role", "band roles by hand, e.g. --role nir=B8A (win over the sensor): "
+                   + ", ".join(v.roles), 17)
+    lines += ["", "example:",
+              "  landclass classify LC08_*_SR_B[2-5].tif -t points.shp -o map.tif \\",
+              "      --indices ndvi,ndwi --pairwise nd --pairwise-bands B4,B5 \\",
+              "      --samples-out samples.csv --recipe-out recipe.json"]
+    return "\n".join(lines)
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -55,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("classify", help="classify images from training data",
-                       description="Classify images from training polygons or points into a COG.")
+                       description="Classify images from training polygons or points into a COG.",
+                       epilog=lambda: _classifier_epilog() + "\n\n" + _derived_epilog(),
+                       formatter_class=_HelpFormatter)
     c.add_argument("images", nargs="+", metavar="IMAGE",
                    help="raster file(s) (GeoTIFF/COG/VRT/JPEG2000, stacked in this order) or a Sentinel-2 .SAFE")
     c.add_argument("-t", "--training", action="append", required=True, metavar="FILE",
@@ -69,9 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auxiliary layer added to the bands (repeatable): latitude; terrain=DEM.tif (elevation, "
                         "slope, aspect, eastness, northness); water=OCCURRENCE.tif (every band of the file, e.g. "
                         "a JRC Global Surface Water tile)")
-    c.add_argument("--classifier", default="random-forest", help="classifier (default random-forest)")
+    c.add_argument("--classifier", default="random-forest", metavar="NAME",
+                   help="classifier (default random-forest; the classifiers are listed below)")
     c.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="classifier parameter, e.g. n_trees=50 (repeatable)")
+                   help="classifier parameter, e.g. n_trees=50 (repeatable; parameters and defaults below)")
+    c.add_argument("--indices", action="append", metavar="NAME[,NAME...]",
+                   help="add spectral indices as bands, e.g. ndvi,ndwi (from band roles; listed below)")
+    c.add_argument("--pairwise", action="append", metavar="OP[,OP...]",
+                   help="add pairwise band operations as bands: nd (normalized difference), ratio, difference; "
+                        "e.g. nd gives nd_B04_B8A = (B04 - B8A) / (B04 + B8A) for every pair of bands")
+    c.add_argument("--pairwise-bands", action="append", metavar="BAND,BAND[,...]",
+                   help="bands the pairwise operations combine, in this order (default: all bands)")
+    c.add_argument("--sensor", metavar="SENSOR",
+                   help="sensor whose band names give the band roles of the indices, e.g. sentinel-2 or "
+                        "landsat-8-9 (listed below; default: from the product names)")
+    c.add_argument("--role", action="append", metavar="ROLE=BAND", default=[],
+                   help="band of a role by hand, e.g. nir=B8A (repeatable; wins over the sensor)")
     c.add_argument("--name", help="recipe name (default Classification_<timestamp>)")
     _add_run_options(c)
 
@@ -98,9 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _recipe_from_classify(args):
+    from .auxiliary import parse_cli as parse_aux_cli
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
-    from .auxiliary import parse_cli as parse_aux_cli
     from .recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
 
     bands = [b.strip() for b in args.bands.split(",") if b.strip()] if args.bands else None
@@ -116,6 +243,9 @@ def _recipe_from_classify(args):
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
         auxiliary=[parse_aux_cli(a) for a in args.aux],
     )
+    derived = _derived_from_args(args)
+    if derived is not None:
+        recipe.derived = derived
     if args.name:
         recipe.name = args.name
     if bands:
@@ -131,6 +261,55 @@ def _recipe_from_classify(args):
     return recipe
 
 
+def _derived_from_args(args):
+    """The recipe's ``derived`` section (:class:`landclass_ui.recipe.DerivedRef`) from ``--indices``,
+    ``--pairwise``, ``--pairwise-bands``, ``--sensor`` and ``--role``, as the dashboard's IMG panel fills it;
+    None when none of them is given (the recipe then has no ``derived`` section).
+
+    The sensor (an alias such as ``landsat-5-7`` is stored by its name) defaults to the one the image product
+    names tell (``LC08_...``: landsat-8-9), as when the dashboard opens an image; with none, the band roles come
+    from Sentinel-2 band names when there are (:func:`landclass_ui.sensors.resolve_roles`).
+
+    Raises
+    ------
+    ImageError
+        An unknown index, operation, sensor or role (the message lists the valid ones), a malformed ``--role``,
+        or ``--pairwise-bands`` without ``--pairwise``.
+    """
+    from .errors import ImageError
+    from .recipe import DerivedRef, PairwiseRef
+
+    indices, operations = _split_list(args.indices, lower=True), _split_list(args.pairwise, lower=True)
+    pair_bands = _split_list(args.pairwise_bands)
+    if not (indices or operations or pair_bands or args.sensor or args.role):
+        return None
+    v = _derived_vocabulary()
+    for name in indices:
+        if name not in v.index_names:
+            raise ImageError(f"unknown index {name!r} in --indices; choose from {', '.join(v.index_names)}")
+    for op in operations:
+        if op not in v.operations:
+            raise ImageError(f"unknown band operation {op!r} in --pairwise; choose from {', '.join(v.operations)}")
+    if pair_bands and not operations:
+        raise ImageError(f"--pairwise-bands needs --pairwise with an operation ({', '.join(v.operations)})")
+    sensor = args.sensor.strip().lower() if args.sensor else None
+    if sensor:
+        sensor = v.sensor_aliases.get(sensor, sensor)
+        if sensor not in v.sensors:
+            raise ImageError(f"unknown sensor {args.sensor!r} in --sensor; choose from {', '.join(v.sensors)}")
+    roles = {}
+    for item in args.role:
+        role, sep, band = item.partition("=")
+        role, band = role.strip().lower(), band.strip()
+        if not sep or not band:
+            raise ImageError(f"--role {item!r} must look like ROLE=BAND, e.g. nir=B8A")
+        if role not in v.roles:
+            raise ImageError(f"unknown band role {role!r} in --role; choose from {', '.join(v.roles)}")
+        roles[role] = band
+    return DerivedRef(pairwise=PairwiseRef(operations=operations, bands=pair_bands), indices=indices,
+                      sensor=sensor or v.sensor_from_paths(args.images), roles=roles)
+
+
 def _check_bands(recipe, bands):
     from .errors import ImageError
 
@@ -144,9 +323,8 @@ def _check_bands(recipe, bands):
 
 
 def _run(args, recipe) -> int:
-    from .classify import run
-
     from .errors import TrainingDataError
+    from .pipeline import run
     from .recipe import TrainingRef
 
     log = (lambda m: None) if args.quiet else (lambda m: print(f"landclass: {m}", file=sys.stderr))

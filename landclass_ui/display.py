@@ -14,15 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .imagery import ImageStack
+from ._files import replacing, temp_path
+from .export import to_cog
+from .imagery import Grid, ImageStack
+from .sensors import COMPOSITES
 
 __all__ = ["COMPOSITES", "composite_bands", "make_composite", "make_empty"]
 
-#: Named composites as band roles (red, green, blue channels).
-COMPOSITES = {
-    "true colour": ("red", "green", "blue"),
-    "false colour (NIR, red, green)": ("nir", "red", "green"),
-}
 
 
 def composite_bands(band_names: Sequence[str], composite: str = "true colour",
@@ -31,7 +29,7 @@ def composite_bands(band_names: Sequence[str], composite: str = "true colour",
     made as asked.
 
     ``roles`` maps band roles (``red``, ``green``, ``blue``, ``nir``) to band names, as
-    :func:`landclass_ui.indices.resolve_roles` gives them from the sensor; when a role is missing, the first
+    :func:`landclass_ui.sensors.resolve_roles` gives them from the sensor; when a role is missing, the first
     three bands are shown as red, green, blue and the message says why and what to do.
 
     >>> composite_bands(["B02", "B03", "B04", "B8A"], "false colour (NIR, red, green)",
@@ -55,7 +53,7 @@ def composite_bands(band_names: Sequence[str], composite: str = "true colour",
 
 def _key(stack: ImageStack, bands: Sequence[str]) -> str:
     sources = [(b.path, b.index, b.scale, b.offset, os.path.getmtime(b.path)) for b in stack.bands
-               if b.name in bands]
+               if b.name in bands and b.computed is None]
     text = json.dumps([sources, list(bands), stack.grid.width, stack.grid.height], default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -70,7 +68,6 @@ def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.
     """
     import rasterio
     from affine import Affine
-    from .export import to_cog
 
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -95,17 +92,14 @@ def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.
     profile = dict(driver="GTiff", width=shape[1], height=shape[0], count=3, dtype="uint8", crs=g.crs,
                    transform=transform, nodata=0, tiled=True, blockxsize=256, blockysize=256,
                    compress="deflate", photometric="RGB")
-    raw = Path(_temp(cache, path.stem, "raw"))  # unique names: two kernels may build the same copy at once
-    tmp = Path(_temp(cache, path.stem, "cog"))
+    raw = temp_path(cache, path.stem, "raw")  # unique temporary names: two kernels may build the same copy
     try:
-        with rasterio.open(raw, "w", **profile) as dst:
-            dst.write(out)
-        to_cog(str(raw), str(tmp), resampling="average")
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            with rasterio.open(raw, "w", **profile) as dst:
+                dst.write(out)
+            to_cog(raw, tmp, resampling="average")
     finally:
-        for name in (raw, tmp):
-            if name.exists():
-                name.unlink()
+        os.unlink(raw)
     return str(path)
 
 
@@ -115,8 +109,6 @@ def make_empty(stack, cache_dir: str | os.PathLike) -> str:
     import rasterio
     from affine import Affine
     from rasterio.crs import CRS
-
-    from .imagery import Grid
 
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -128,17 +120,9 @@ def make_empty(stack, cache_dir: str | os.PathLike) -> str:
     if path.exists():
         return str(path)
     transform = g.transform * Affine.scale(g.width / 16, g.height / 16)
-    tmp = _temp(cache, path.stem, "tmp")
-    with rasterio.open(tmp, "w", driver="GTiff", width=16, height=16, count=1, dtype="uint8", crs=g.crs,
-                       transform=transform, nodata=255) as dst:
+    with replacing(path) as tmp, rasterio.open(tmp, "w", driver="GTiff", width=16, height=16, count=1,
+                                               dtype="uint8", crs=g.crs, transform=transform, nodata=255) as dst:
         dst.write(np.full((1, 16, 16), 255, np.uint8))
-    os.replace(tmp, path)
     return str(path)
 
 
-def _temp(folder: Path, stem: str, tag: str) -> str:
-    import tempfile
-
-    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".{tag}.tif", dir=folder)
-    os.close(fd)
-    return name

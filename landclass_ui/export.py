@@ -8,14 +8,15 @@ so a failed run leaves nothing behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ._files import default_file_mode, temp_path
 from .legend import NODATA_CLASS
+from .model import predict_block, predict_block_probabilities
 
 __all__ = ["OutputPaths", "write_classification", "legend_path", "probability_path", "class_probability_path",
            "to_cog"]
@@ -59,12 +60,6 @@ def class_probability_path(output: str | os.PathLike) -> str:
     """``map.tif`` -> ``map_class_probability.tif`` (beside it)."""
     p = Path(output)
     return str(p.with_name(p.stem + "_class_probability.tif"))
-
-
-def _temp_name(final: Path, tag: str) -> str:
-    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".{tag}.tif", dir=final.parent)
-    os.close(fd)
-    return name
 
 
 def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None) -> None:
@@ -122,8 +117,6 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     import rasterio
     from tqdm import tqdm
 
-    from .classify import predict_block, predict_block_probabilities
-
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     grid = stack.grid
@@ -134,16 +127,16 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     )
     temps: list[str] = []
     try:
-        raw_class = _temp_name(output, "raw")
+        raw_class = temp_path(output.parent, output.stem, "raw")
         temps.append(raw_class)
         raw_prob = None
         if probability:
-            raw_prob = _temp_name(output, "rawprob")
+            raw_prob = temp_path(output.parent, output.stem, "rawprob")
             temps.append(raw_prob)
         raw_cube = None
         n_cube = len(model.legend.values)
         if class_probabilities:
-            raw_cube = _temp_name(output, "rawcube")
+            raw_cube = temp_path(output.parent, output.stem, "rawcube")
             temps.append(raw_cube)
         windows = list(grid.windows(block))
         bar = tqdm(total=grid.width * grid.height, unit="px", unit_scale=True, desc="classifying",
@@ -183,23 +176,21 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                 if dst_q is not None:
                     dst_q.close()
                 bar.close()
-        cog_class = _temp_name(output, "cog")
+        cog_class = temp_path(output.parent, output.stem, "cog")
         temps.append(cog_class)
         to_cog(raw_class, cog_class, resampling="mode", colormap=model.legend.colormap())
         cog_prob = None
         if raw_prob:
-            cog_prob = _temp_name(output, "cogprob")
+            cog_prob = temp_path(output.parent, output.stem, "cogprob")
             temps.append(cog_prob)
             to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap())
         cog_cube = None
         if raw_cube:
-            cog_cube = _temp_name(output, "cogcube")
+            cog_cube = temp_path(output.parent, output.stem, "cogcube")
             temps.append(cog_cube)
             to_cog(raw_cube, cog_cube, resampling="average")
         legend_csv = legend_path(output)
         model.legend.to_csv(legend_csv)
-        from .recipe import default_file_mode
-
         for name in (cog_class, cog_prob, cog_cube):
             if name:
                 os.chmod(name, default_file_mode())

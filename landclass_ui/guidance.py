@@ -7,7 +7,8 @@ Accuracy of the live model (:func:`assess_training`)
     spatial k-fold by unit (:func:`landclass_ui.validation.spatial_kfold`: a polygon, or a block of points, is
     never on both sides) with ``k = min(5, fewest units of a class)``. When a class has a single unit (e.g.
     one large polygon), all pixels are grouped into 10 x 10 pixel spatial blocks instead (polygons are cut:
-    still more optimistic); fewer than 2 units in a class even then: no assessment. The folds' predictions are pooled into one :class:`~landclass_ui.accuracy.AccuracyReport`
+    still more optimistic); fewer than 2 units in a class even then: no assessment. The folds' predictions
+    are pooled into one :class:`~landclass_ui.accuracy.AccuracyReport`
     (overall accuracy, kappa, user's/producer's accuracy, F1, confusion matrix) and the folds' overall
     accuracies give a mean and spread. Training data are not a probability sample of the map: the numbers
     are optimistic and only an indication. To stay cheap after every retrain, at most ``max_pixels`` training
@@ -27,6 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from .training import SampleTable
+from .validation import cross_validate, spatial_blocks, split_units
 
 __all__ = ["UNCERTAIN_THRESHOLD", "UNCERTAIN_COLOR", "uncertain_raster", "uncertain_colormap", "Suggestion",
            "suggest_points", "LiveAccuracy", "assess_training", "TOO_FEW_MESSAGE"]
@@ -197,15 +201,12 @@ def assess_training(samples, legend, classifier: str = "random-forest", params: 
     samples : SampleTable
     legend : Legend
     classifier, params
-        As the live model (:func:`landclass_ui.classify.train`).
+        As the live model (:func:`landclass_ui.model.fit`).
     max_pixels : int
         Cross-validate a random subset of this many pixels at most (units kept as in the full table).
     max_k : int
         At most this many folds; fewer when a class has fewer units.
     """
-    from .training import SampleTable
-    from .validation import cross_validate, spatial_blocks, split_units
-
     start = time.perf_counter()
     frame = samples.frame.reset_index(drop=True)
     n_total = len(frame)

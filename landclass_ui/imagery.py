@@ -9,19 +9,22 @@ Readers (one small function per kind of input) sit in :data:`READERS`; :func:`op
 accepts a path. Adding a kind is one function and one registry line.
 
 Values returned by :meth:`ImageStack.read` are float32 with ``NaN`` wherever a band is nodata, so nodata is
-carried through the whole chain. Sentinel-2 digital numbers are converted to surface reflectance (0-1); other
-files are read as stored (with the scale/offset they declare).
+carried through the whole chain. Products whose scale is known (:mod:`landclass_ui.sensors`: Sentinel-2 L2A and
+its band files, Landsat Collection 2 Level-2) are converted to reflectance (0-1) or Kelvin; other files are
+read as stored (with the scale/offset they declare), their unit unknown.
+
+Bands computed from other bands or from the grid (spectral indices, pairwise bands, terrain, latitude...)
+are :class:`ComputedBand` objects carried by a :class:`BandSource`; the reader calls their ``compute`` and
+knows nothing else about them (they live in :mod:`landclass_ui.indices` and :mod:`landclass_ui.auxiliary`).
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import rasterio
@@ -33,21 +36,20 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from .errors import CRSError, ImageError, NoOverlapError
+from .sensors import REFLECTANCE, product_radiometry, s2_offset
 
 __all__ = [
     "Grid",
+    "ComputedBand",
     "BandSource",
     "ImageStack",
     "open_image",
     "open_images",
     "combine_stacks",
     "READERS",
-    "S2_BASELINE_04_DATE",
+    "unique_names",
+    "with_scale",
 ]
-
-#: First acquisition date processed with Sentinel-2 processing baseline 04.00, which adds a radiometric offset
-#: of -1000 DN to L2A products (ESA, "Sentinel-2: Processing Baseline 04.00", 25 January 2022).
-S2_BASELINE_04_DATE = _dt.date(2022, 1, 25)
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,33 @@ class Grid:
         return cls(dataset.crs, dataset.transform, dataset.width, dataset.height)
 
 
+@runtime_checkable
+class ComputedBand(Protocol):
+    """A band computed when a window is read, from other bands of the stack and/or the grid.
+
+    ``inputs`` names the stack bands it needs (read or computed before it, in stack order); ``compute`` gets
+    them as float32 ``(height, width)`` arrays, NaN for nodata, in that order, and returns float32
+    ``(height, width)`` with NaN where the value is undefined. ``window`` is on ``grid``; ``out_shape``
+    ``(height, width)``, when given, is the window resampled to that many pixels (a screen-resolution view).
+    Implementations: spectral indices and pairwise bands (:mod:`landclass_ui.indices`), latitude, terrain
+    and water layers (:mod:`landclass_ui.auxiliary`).
+    """
+
+    inputs: tuple[str, ...]
+
+    def compute(self, grid: "Grid", window: Window, out_shape: tuple[int, int] | None,
+                inputs: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class BandSource:
     """One band of a stack: where it is stored and how its stored values map to physical values.
 
     ``value = stored * scale + offset``; stored values equal to ``nodata`` (or masked by the file) become NaN.
-    ``index`` is 1-based, as in GDAL.
+    ``index`` is 1-based, as in GDAL. ``unit`` is :data:`~landclass_ui.sensors.REFLECTANCE` (0-1),
+    :data:`~landclass_ui.sensors.KELVIN`, or ``""`` when unknown (values as stored). A band with ``computed``
+    set is not read from ``path`` (which then only says where its data comes from, if anywhere): its values
+    come from ``computed.compute`` (:class:`ComputedBand`).
     """
 
     path: str
@@ -115,6 +138,8 @@ class BandSource:
     scale: float = 1.0
     offset: float = 0.0
     nodata: float | None = None
+    unit: str = ""
+    computed: ComputedBand | None = None
 
 
 @dataclass
@@ -143,6 +168,16 @@ class ImageStack:
     @property
     def crs(self) -> CRS:
         return self.grid.crs
+
+    @property
+    def image_bands(self) -> list[str]:
+        """Names of the bands read from files (not computed), in stack order."""
+        return [b.name for b in self.bands if b.computed is None]
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Band name -> unit (``"reflectance"``, ``"kelvin"`` or ``""``: unknown)."""
+        return {b.name: b.unit for b in self.bands}
 
     def select(self, names: Sequence[str] | None) -> "ImageStack":
         """A stack with only the named bands, in the given order.
@@ -179,7 +214,7 @@ class ImageStack:
             datasets: dict[str, rasterio.io.DatasetReaderBase] = {}
             alphas: dict[str, int | None] = {}  # alpha band of a warped file without nodata (marks uncovered area)
             for band in self.bands:
-                if band.path in datasets or band.path.startswith(("aux:", "derived:")):
+                if band.computed is not None or band.path in datasets:
                     continue
                 src = stack.enter_context(_open_raster(band.path))
                 alphas[band.path] = None
@@ -208,17 +243,20 @@ class ImageStack:
                     window = Window(0, 0, self.grid.width, self.grid.height)
                 shape = out_shape or (int(window.height), int(window.width))
                 out = np.empty((len(self.bands), *shape), np.float32)
+                done: dict[str, int] = {}
                 for i, band in enumerate(self.bands):
-                    if band.path.startswith("aux:"):  # computed on the grid (landclass_ui.auxiliary)
-                        from .auxiliary import compute
-
-                        out[i] = compute(band, self.grid, window, out_shape)
-                    elif not band.path.startswith("derived:"):
+                    if band.computed is None:
                         out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
-                if any(b.path.startswith("derived:") for b in self.bands):  # from the bands just read
-                    from .indices import compute as compute_derived
-
-                    compute_derived(self.bands, out)
+                        done[band.name] = i
+                for i, band in enumerate(self.bands):  # computed bands, from the bands before them
+                    if band.computed is not None:
+                        needs = band.computed.inputs
+                        missing = [n for n in needs if n not in done]
+                        if missing:
+                            raise ImageError(f"band {band.name} is computed from band(s) {', '.join(missing)}, "
+                                             "which are not in the stack; keep them selected")
+                        out[i] = band.computed.compute(self.grid, window, out_shape, [out[done[n]] for n in needs])
+                        done[band.name] = i
                 return out
 
             yield read
@@ -229,20 +267,41 @@ class ImageStack:
         with self.reader() as read:
             return read(window, out_shape)
 
-    def to_xarray(self, window: Window | None = None):
-        """Read a window into an ``xarray.DataArray`` with dims ``(band, y, x)`` and the CRS set (rioxarray).
+    def to_xarray(self, window: Window | None = None, *, chunks: int = 512):
+        """The stack as a lazy, chunked ``xarray.DataArray`` (dask), dims ``(band, y, x)``, float32, NaN for
+        nodata, band names as the ``band`` coordinate, ``x``/``y`` the pixel centres in the grid's CRS, the CRS
+        and transform set (rioxarray).
 
-        ``x``/``y`` are pixel-centre coordinates in the grid's CRS.
+        Nothing is read until a chunk is computed: each ``chunks`` x ``chunks`` pixel block of ``window``
+        (default: the whole grid) is one :meth:`read` of all bands (computed bands included), so a dask
+        scheduler can read and process blocks in parallel. This is the entry point of the Dask path.
+
+        >>> from landclass_ui.sample import sample_paths
+        >>> da = open_image(sample_paths().safe).to_xarray(chunks=1024)
+        >>> da.dims, da.shape, da.data.chunksize
+        (('band', 'y', 'x'), (4, 1830, 1830), (4, 1024, 1024))
         """
+        import dask
+        import dask.array as dska
         import rioxarray  # noqa: F401  (registers the .rio accessor)
         import xarray as xr
 
         if window is None:
             window = Window(0, 0, self.grid.width, self.grid.height)
-        data = self.read(window)
+        c0, r0, width, height = int(window.col_off), int(window.row_off), int(window.width), int(window.height)
+        n = len(self.bands)
+        rows = []
+        for r in range(r0, r0 + height, chunks):
+            row = []
+            for c in range(c0, c0 + width, chunks):
+                w = Window(c, r, min(chunks, c0 + width - c), min(chunks, r0 + height - r))
+                block = dask.delayed(self.read, pure=True)(w)
+                row.append(dska.from_delayed(block, shape=(n, int(w.height), int(w.width)), dtype=np.float32))
+            rows.append(row)
+        data = dska.block([rows])  # nesting: bands (one block), rows of blocks, blocks of a row
         t = self.grid.window_transform(window)
-        xs = t.c + t.a * (np.arange(int(window.width)) + 0.5)
-        ys = t.f + t.e * (np.arange(int(window.height)) + 0.5)
+        xs = t.c + t.a * (np.arange(width) + 0.5)
+        ys = t.f + t.e * (np.arange(height) + 0.5)
         da = xr.DataArray(data, dims=("band", "y", "x"), coords={"band": self.band_names, "y": ys, "x": xs})
         return da.rio.write_crs(self.grid.crs).rio.write_transform(t)
 
@@ -288,7 +347,8 @@ def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
 # Readers
 
 
-def _unique_names(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
+    """Names made unique by suffixing repeats: ``["B1", "B1"]`` -> ``["B1", "B1_2"]``."""
     seen: dict[str, int] = {}
     out = []
     for name in names:
@@ -332,7 +392,7 @@ def read_raster_file(path: str) -> ImageStack:
             names = [src.descriptions[0] or _band_name_from_file(path)]
         else:
             names = [d or f"B{i + 1}" for i, d in enumerate(src.descriptions)]
-        names = _unique_names(names)
+        names = unique_names(names)
         bands = [
             BandSource(
                 path=str(path),
@@ -344,7 +404,13 @@ def read_raster_file(path: str) -> ImageStack:
             )
             for i in range(src.count)
         ]
-        return ImageStack(Grid.of(src), bands)
+        messages = []
+        known = product_radiometry(path) if src.count == 1 else None
+        if known is not None and bands[0].scale == 1.0 and bands[0].offset == 0.0:
+            nodata = bands[0].nodata if bands[0].nodata is not None else 0.0  # 0 is fill in both product families
+            bands = [replace(bands[0], scale=known.scale, offset=known.offset, unit=known.unit, nodata=nodata)]
+            messages.append(f"{names[0]}: {known.unit} = DN x {known.scale:g} {known.offset:+g} ({known.how})")
+        return ImageStack(Grid.of(src), bands, messages)
 
 
 # --- Sentinel-2 L2A .SAFE ---------------------------------------------------------------------------------
@@ -368,56 +434,6 @@ def _safe_band_files(safe: Path) -> dict[int, dict[str, str]]:
         if match:
             found.setdefault(int(match.group(2)), {})[match.group(1).upper()] = str(path)
     return found
-
-
-def s2_offset(safe: str | Path) -> tuple[float, str]:
-    """Sentinel-2 L2A radiometric offset (DN) of a ``.SAFE`` product and how it was found.
-
-    ``reflectance = (DN + offset) / 10000``: offset is -1000 for processing baseline 04.00 and later, 0 before
-    (ESA, "Sentinel-2 Products Specification Document" 14.9, and the baseline 04.00 note of 25 January 2022).
-
-    Looked for in this order: ``BOA_ADD_OFFSET`` or ``PROCESSING_BASELINE`` in ``MTD_MSIL2A.xml``; the
-    baseline ``_Nxxxx_`` in the product name; the sensing date in the band file names (products sensed from
-    :data:`S2_BASELINE_04_DATE` on carry the offset).
-
-    Returns
-    -------
-    offset : float
-        -1000.0 or 0.0 (or the value the metadata gives).
-    how : str
-        One sentence saying where the offset came from.
-    """
-    safe = Path(safe)
-    mtd = safe / "MTD_MSIL2A.xml"
-    if mtd.is_file():
-        try:
-            root = ET.parse(mtd).getroot()
-        except ET.ParseError:
-            root = None
-        if root is not None:
-            offsets = [float(e.text) for e in root.iter() if e.tag.endswith("BOA_ADD_OFFSET") and e.text]
-            if offsets:
-                return offsets[0], f"BOA_ADD_OFFSET {offsets[0]:g} read from {mtd.name}"
-            for e in root.iter():
-                if e.tag.endswith("PROCESSING_BASELINE") and e.text:
-                    baseline = float(e.text)
-                    off = -1000.0 if baseline >= 4.0 else 0.0
-                    return off, f"processing baseline {e.text} read from {mtd.name}: offset {off:g}"
-    match = re.search(r"_N(\d{2})(\d{2})_", safe.name)
-    if match:
-        baseline = float(f"{match.group(1)}.{match.group(2)}")
-        off = -1000.0 if baseline >= 4.0 else 0.0
-        return off, f"processing baseline {baseline:05.2f} read from the product name: offset {off:g}"
-    for path in safe.glob("GRANULE/*/IMG_DATA/**/*.jp2"):
-        match = re.search(r"_(\d{8})T\d{6}_", path.name)
-        if match:
-            sensed = _dt.datetime.strptime(match.group(1), "%Y%m%d").date()
-            off = -1000.0 if sensed >= S2_BASELINE_04_DATE else 0.0
-            return off, (
-                f"no MTD_MSIL2A.xml and no baseline in the folder name; sensed {sensed}, so "
-                f"{'baseline >= 04.00 assumed' if off else 'a baseline before 04.00 assumed'}: offset {off:g}"
-            )
-    return 0.0, "no metadata found: no offset applied"
 
 
 def read_safe(
@@ -479,7 +495,7 @@ def read_safe(
             res_from = min(res for res in files if band in files[res])
             band_path = files[res_from][band]
             messages.append(f"{band} resampled from {res_from} m to {target} m")
-        sources.append(BandSource(band_path, 1, band, scale=1e-4, offset=offset * 1e-4, nodata=0))
+        sources.append(BandSource(band_path, 1, band, scale=1e-4, offset=offset * 1e-4, nodata=0, unit=REFLECTANCE))
     grid = _s2_grid(files, target)
     return ImageStack(grid, sources, messages)
 
@@ -551,6 +567,26 @@ def open_image(
     return combine_stacks(stacks, paths).select(bands)
 
 
+def with_scale(stack: ImageStack, scale: float, offset: float = 0.0) -> ImageStack:
+    """The stack with every file band read as reflectance ``stored * scale + offset`` (0-1), as the user
+    states it for a product whose scale the readers do not know (recipe ``images[].scale``/``offset``; e.g.
+    0.0001 for reflectance stored as integers x 10000, 1 for a file already in reflectance).
+
+    Raises
+    ------
+    ImageError
+        A scale that is not a positive finite number.
+    """
+    import math
+
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0 and math.isfinite(offset)):
+        raise ImageError(f"reflectance scale must be a positive number (e.g. 0.0001 or 1), not {scale!r}")
+    bands = [b if b.computed is not None else replace(b, scale=float(scale), offset=float(offset), unit=REFLECTANCE)
+             for b in stack.bands]
+    note = f"reflectance = stored x {scale:g} {offset:+g} (stated in the recipe)"
+    return replace(stack, bands=bands, messages=[*stack.messages, note])
+
+
 def open_images(paths: Sequence[str], **options) -> ImageStack:
     """Alias of :func:`open_image` for a list of paths."""
     return open_image(list(paths), **options)
@@ -584,6 +620,6 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
                 f"({grid.res[0]:g} x {grid.res[1]:g}, {grid.crs.to_string()})"
             )
         all_bands.extend(stack.bands)
-    names = _unique_names([b.name for b in all_bands])
+    names = unique_names([b.name for b in all_bands])
     all_bands = [replace(b, name=n) for b, n in zip(all_bands, names)]
     return ImageStack(grid, all_bands, messages)

@@ -1,25 +1,23 @@
 """Derived bands: pairwise band operations and spectral indices, computed per window from the image bands.
 
-A derived band is carried in an :class:`~landclass_ui.imagery.ImageStack` like any band, with a virtual path
-that says how to compute it from other bands *of the same stack* (looked up by band name)::
+A derived band is carried in an :class:`~landclass_ui.imagery.ImageStack` like any band, as a
+:class:`DerivedBand` (a :class:`~landclass_ui.imagery.ComputedBand`): a formula and the names of the stack
+bands it takes, e.g. ``DerivedBand(ndvi, ("B8A", "B04"))``. :meth:`ImageStack.reader` reads the file bands
+first, then computes the derived ones from them. NaN in any input gives NaN; a division by zero (and any
+other non-finite result) gives NaN.
 
-    derived:<operation>:<b1>,<b2>          pairwise: nd, ratio, difference         e.g. derived:nd:B04,B8A
-    derived:<index>:<role>=<band>,...      a spectral index from band roles        e.g. derived:ndvi:nir=B8A,red=B04
-
-:meth:`ImageStack.reader` reads the ordinary bands first, then fills the derived ones with :func:`compute`.
-Inputs are the values the stack reads (Sentinel-2: surface reflectance 0-1; other files as stored, with their
-declared scale/offset), so the indices are meant for reflectance. NaN in any input gives NaN; a division by
-zero (and any other non-finite result) gives NaN.
+Inputs are the values the stack reads: reflectance (0-1) for the products whose scale is known
+(:mod:`landclass_ui.sensors`), stored values otherwise. Indices whose formula assumes reflectance (NDFI, EVI,
+EVI2, SAVI, IBI, kNDVI, EBBI, tasseled cap: :attr:`Index.reflectance`) are refused on bands of unknown scale,
+with a message saying how to state it; normalized differences and ratios do not depend on the scale.
 
 Naming (one rule everywhere): pairwise bands are ``nd_<b1>_<b2>``, ``ratio_<b1>_<b2>``, ``diff_<b1>_<b2>`` with
 the stack's band names, for every pair ``i < j`` in the order of the chosen bands (3 bands give 3 pairs per
 operation); ``nd_B04_B8A = (B04 - B8A) / (B04 + B8A)``. Indices are named by their lower-case short name
 (``ndvi``, ``mndwi``, ``tc_brightness``...).
 
-Band roles (blue, green, red, rededge1-3, nir, swir1, swir2, thermal) come from a sensor's band names
-(:data:`SENSOR_BANDS`: ``sentinel-2``, ``landsat-5-7``, ``landsat-8-9``) or are given by hand. Landsat 5/7 and
-8/9 use the same names for different bands (B4 is NIR on TM/ETM+, red on OLI), so the sensor is detected
-only when the names are unambiguous (Sentinel-2's ``B02``/``B8A``); otherwise it must be chosen.
+Band roles (blue, green, red, rededge1-3, nir, swir1, swir2, thermal) come from the sensor table
+(:mod:`landclass_ui.sensors`) or are given by hand.
 
 Formulas follow SEPAL's list (see each function's docstring for the source; most are also in Awesome Spectral
 Indices, Montero et al. 2023, https://doi.org/10.1038/s41597-023-02096-0).
@@ -27,126 +25,19 @@ Indices, Montero et al. 2023, https://doi.org/10.1038/s41597-023-02096-0).
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .errors import ImageError
+from .imagery import BandSource, Grid
+from .sensors import KELVIN, REFLECTANCE, SENSOR_ALIASES, resolve_roles
 
 __all__ = [
-    "ROLES", "SENSORS", "SENSOR_BANDS", "OPERATIONS", "INDICES", "TASSELED_CAP", "DERIVED_PREFIX",
-    "detect_sensor", "sensor_from_paths", "PRODUCT_PATTERNS", "resolve_roles", "available_indices", "pairwise_specs", "derived_sources",
-    "add_derived", "compute", "is_derived", "nd", "ndfi_fractions",
+    "OPERATIONS", "INDICES", "TASSELED_CAP", "Index", "DerivedBand", "available_indices", "index_names",
+    "pairwise_specs", "derived_sources", "add_derived", "nd", "ndfi_fractions",
 ]
-
-DERIVED_PREFIX = "derived:"
-
-#: Band roles, in spectral order.
-ROLES = ("blue", "green", "red", "rededge1", "rededge2", "rededge3", "nir", "swir1", "swir2", "thermal")
-
-#: Band names of each role per sensor, in order of preference (Sentinel-2 NIR: B08, else the narrow B8A).
-SENSOR_BANDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "sentinel-2": {"blue": ("B02",), "green": ("B03",), "red": ("B04",), "rededge1": ("B05",),
-                   "rededge2": ("B06",), "rededge3": ("B07",), "nir": ("B08", "B8A"), "swir1": ("B11",),
-                   "swir2": ("B12",)},
-    "landsat-8-9": {"blue": ("B2",), "green": ("B3",), "red": ("B4",), "nir": ("B5",), "swir1": ("B6",),
-                    "swir2": ("B7",), "thermal": ("B10",)},
-    "landsat-5-7": {"blue": ("B1",), "green": ("B2",), "red": ("B3",), "nir": ("B4",), "swir1": ("B5",),
-                    "swir2": ("B7",), "thermal": ("B6",)},
-}
-SENSORS = tuple(SENSOR_BANDS)
-
-
-def _norm(name: str) -> str:
-    """``B02`` / ``b2`` / ``SR_B2`` -> ``B2``; ``B8A`` -> ``B8A``; other names upper-cased."""
-    n = str(name).strip().upper()
-    n = re.sub(r"^(SR|ST)_", "", n)
-    m = re.fullmatch(r"B0*(\d+)(A?)", n)
-    return f"B{int(m.group(1))}{m.group(2)}" if m else n
-
-
-def detect_sensor(band_names: Sequence[str]) -> str | None:
-    """``"sentinel-2"`` when the band names can only be Sentinel-2's (zero-padded ``B02``... or ``B8A``), else
-    None: ``B1``-``B7`` fit Landsat 5/7 and 8/9 alike, so the sensor must be chosen."""
-    for name in band_names:
-        n = str(name).strip().upper()
-        if n == "B8A" or re.fullmatch(r"B0\d", n):
-            return "sentinel-2"
-    return None
-
-
-#: Product-name patterns of each sensor (file or folder names as the agencies deliver them): Landsat
-#: Collection IDs ``LC08_``/``LC09_``/``LT05_``/``LE07_``, pre-collection ``LT5...``/``LE7...`` scene IDs,
-#: Sentinel-2 ``S2A_MSIL2A_...`` products and ``T31TCJ_...`` band files.
-PRODUCT_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"^L[CO]0?[89]", "landsat-8-9"),
-    (r"^L[TE]0?[457]", "landsat-5-7"),
-    (r"^(S2[A-D]_|T\d{2}[A-Z]{3}_)", "sentinel-2"),
-)
-
-
-def sensor_from_paths(paths: Sequence[str]) -> str | None:
-    """The sensor all ``paths`` name by their product naming (:data:`PRODUCT_PATTERNS`), else None.
-
-    >>> sensor_from_paths(["/data/LC08_L2SP_043024_20200802_20200914_02_T1_SR_B4.tif"])
-    'landsat-8-9'
-    >>> sensor_from_paths(["LT52240631988227CUB02_B3.TIF", "stack.tif"]) is None
-    True
-    """
-    import os
-
-    found = set()
-    for p in paths:
-        name = os.path.basename(str(p).rstrip("/\\"))
-        sensor = next((s for pattern, s in PRODUCT_PATTERNS if re.match(pattern, name, re.IGNORECASE)), None)
-        if sensor is None:
-            return None
-        found.add(sensor)
-    return found.pop() if len(found) == 1 else None
-
-
-def resolve_roles(band_names: Sequence[str], sensor: str | None = None,
-                  roles: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Role -> band name for the bands present.
-
-    ``roles`` given by hand win; the other roles come from ``sensor`` (or :func:`detect_sensor` when None).
-    Names are matched ignoring case, zero padding and a ``SR_``/``ST_`` prefix (``B2`` matches ``B02``).
-
-    Raises
-    ------
-    ImageError
-        Unknown sensor or role, or a hand-given role naming a band that is not there.
-    """
-    names = list(band_names)
-    by_norm: dict[str, str] = {}
-    for n in names:
-        by_norm.setdefault(_norm(n), n)
-    out: dict[str, str] = {}
-    sensor = sensor or detect_sensor(names)
-    if sensor:
-        if sensor not in SENSOR_BANDS:
-            raise ImageError(f"unknown sensor {sensor!r}; choose one of {', '.join(SENSORS)} or give the roles")
-        for role, candidates in SENSOR_BANDS[sensor].items():
-            for c in candidates:
-                if _norm(c) in by_norm:
-                    out[role] = by_norm[_norm(c)]
-                    break
-    for role, band in (roles or {}).items():
-        if role not in ROLES:
-            raise ImageError(f"unknown band role {role!r}; roles are {', '.join(ROLES)}")
-        if not band:
-            out.pop(role, None)
-            continue
-        if band not in names:
-            match = by_norm.get(_norm(band))
-            if match is None:
-                raise ImageError(f"band {band!r} given for {role} is not in the image; the bands are "
-                                 f"{', '.join(names)}")
-            band = match
-        out[role] = band
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -256,9 +147,11 @@ def nbi(red, swir1, nir):
 
 
 def ebbi(swir1, nir, thermal):
-    """EBBI = (swir1 - nir) / (10 sqrt(swir1 + thermal)). As-syakur et al. (2012), Remote Sens. 4: 2957-2970.
-    The thermal band is used as the stack reads it (the paper uses brightness temperature)."""
-    return (swir1 - nir) / (10.0 * np.sqrt(swir1 + thermal))
+    """EBBI = (swir1 - nir) / (10 sqrt(swir1 + T / 1000)), swir1 and nir reflectance (0-1), T the thermal band
+    in Kelvin. As-syakur et al. (2012), Remote Sens. 4: 2957-2970, with the thermal band scaled as SEPAL feeds
+    it: Kelvin / 1000 (its Landsat 8 ``ST_B10`` scale 3.41802e-06, offset 0.149, i.e. the Collection 2 scale
+    0.00341802 K and offset 149 K divided by 1000)."""
+    return (swir1 - nir) / (10.0 * np.sqrt(swir1 + thermal / 1000.0))
 
 
 def bui(red, swir1, swir2):
@@ -275,10 +168,10 @@ def kndvi(nir, red):
 
 # --- NDFI (Souza et al. 2005) ----------------------------------------------------------------------------
 
-#: Endmember reflectance (blue, green, red, nir, swir1, swir2) of Souza, Roberts & Cochrane (2005), "Combining
-#: spectral and spatial information to map canopy damage from selective logging and forest fires", Remote
-#: Sens. Environ. 98: 329-343, as published with Imazon's Earth Engine NDFI code (and used by SEPAL for Landsat
-#: and Sentinel-2 alike).
+#: Endmember reflectance (blue, green, red, nir, swir1, swir2) for the NDFI unmixing, as SEPAL uses them for
+#: Landsat and Sentinel-2 alike (the same set as the CODED degradation-mapping code, Bullock, Woodcock &
+#: Olofsson 2020, Remote Sens. Environ. 238: 110968). NDFI itself is Souza, Roberts & Cochrane (2005), Remote
+#: Sens. Environ. 98: 329-343; these values are SEPAL's/CODED's, not the ones of Souza's or Imazon's papers.
 NDFI_ENDMEMBERS = {
     "gv": (0.05, 0.09, 0.04, 0.61, 0.30, 0.10),
     "shade": (0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
@@ -360,16 +253,28 @@ def ndfi(blue, green, red, nir, swir1, swir2):
 # --- Tasseled cap -----------------------------------------------------------------------------------------
 
 #: Tasseled-cap coefficients (blue, green, red, nir, swir1, swir2) per sensor; only published sets we are sure
-#: of. Landsat 8 OLI: Baig, Zhang, Shuai & Tong (2014), Remote Sens. Lett. 5(5): 423-431 (at-sensor
-#: reflectance). Landsat 5 TM: Crist (1985), Remote Sens. Environ. 17: 301-306 (reflectance factors), applied to
-#: Landsat 7 ETM+ too. No Sentinel-2 set is offered.
+#: of, each for the product level it was derived on:
+#:
+#: * Landsat 8/9 OLI: Baig, Zhang, Shuai & Tong (2014), Remote Sens. Lett. 5(5): 423-431, at-satellite (TOA)
+#:   reflectance.
+#: * Landsat 7 ETM+: Huang, Wylie, Yang, Homer & Zylstra (2002), Int. J. Remote Sens. 23(8): 1741-1748,
+#:   at-satellite (TOA) reflectance.
+#: * Landsat 4/5 TM: Crist (1985), Remote Sens. Environ. 17: 301-306, reflectance factors (surface).
+#:
+#: Applied to surface reflectance (Collection 2 Level-2) the OLI and ETM+ components are close to, not equal
+#: to, the published ones. No Sentinel-2 set is offered.
 TASSELED_CAP: dict[str, dict[str, tuple[float, ...]]] = {
     "landsat-8-9": {
         "brightness": (0.3029, 0.2786, 0.4733, 0.5599, 0.5080, 0.1872),
         "greenness": (-0.2941, -0.2430, -0.5424, 0.7276, 0.0713, -0.1608),
         "wetness": (0.1511, 0.1973, 0.3283, 0.3407, -0.7117, -0.4559),
     },
-    "landsat-5-7": {
+    "landsat-7": {
+        "brightness": (0.3561, 0.3972, 0.3904, 0.6966, 0.2286, 0.1596),
+        "greenness": (-0.3344, -0.3544, -0.4556, 0.6966, -0.0242, -0.2630),
+        "wetness": (0.2626, 0.2141, 0.0926, 0.0656, -0.7629, -0.5388),
+    },
+    "landsat-5": {
         "brightness": (0.2043, 0.4158, 0.5524, 0.5741, 0.3124, 0.2303),
         "greenness": (-0.1603, -0.2819, -0.4934, 0.7940, -0.0002, -0.1446),
         "wetness": (0.0315, 0.2021, 0.3102, 0.1594, -0.6806, -0.6109),
@@ -380,13 +285,15 @@ _TC_ROLES = ("blue", "green", "red", "nir", "swir1", "swir2")
 
 @dataclass(frozen=True)
 class Index:
-    """A spectral index: short name, title, the roles it needs (in the function's argument order), formula."""
+    """A spectral index: short name, title, the roles it needs (in the function's argument order), formula,
+    and whether the formula assumes reflectance 0-1 (``reflectance``; the ``thermal`` role then in Kelvin)."""
 
     name: str
     title: str
     roles: tuple[str, ...]
     func: Callable
     sensor: str | None = None  # tasseled cap: only for this sensor's coefficients
+    reflectance: bool = False
 
 
 def _tc(sensor, component):
@@ -406,27 +313,27 @@ INDICES: dict[str, Index] = {
         Index("ndwi", "NDWI (McFeeters): water", ("green", "nir"), ndwi),
         Index("mndwi", "MNDWI: water", ("green", "swir1"), mndwi),
         Index("ndfi", "NDFI: forest degradation (unmixing)", ("blue", "green", "red", "nir", "swir1", "swir2"),
-              ndfi),
-        Index("evi", "EVI: enhanced vegetation", ("nir", "red", "blue"), evi),
-        Index("evi2", "EVI2: two-band EVI", ("nir", "red"), evi2),
-        Index("savi", "SAVI: soil-adjusted vegetation", ("nir", "red"), savi),
+              ndfi, reflectance=True),
+        Index("evi", "EVI: enhanced vegetation", ("nir", "red", "blue"), evi, reflectance=True),
+        Index("evi2", "EVI2: two-band EVI", ("nir", "red"), evi2, reflectance=True),
+        Index("savi", "SAVI: soil-adjusted vegetation", ("nir", "red"), savi, reflectance=True),
         Index("nbr", "NBR: burn ratio", ("nir", "swir2"), nbr),
         Index("mvi", "MVI: mangrove vegetation", ("nir", "green", "swir1"), mvi),
         Index("ui", "UI: urban", ("swir2", "nir"), ui),
         Index("ndbi", "NDBI: built-up", ("swir1", "nir"), ndbi),
-        Index("ibi", "IBI: index-based built-up", ("swir1", "nir", "red", "green"), ibi),
+        Index("ibi", "IBI: index-based built-up", ("swir1", "nir", "red", "green"), ibi, reflectance=True),
         Index("nbi", "NBI: new built-up", ("red", "swir1", "nir"), nbi),
-        Index("ebbi", "EBBI: built-up and bareness", ("swir1", "nir", "thermal"), ebbi),
+        Index("ebbi", "EBBI: built-up and bareness", ("swir1", "nir", "thermal"), ebbi, reflectance=True),
         Index("bui", "BUI: built-up", ("red", "swir1", "swir2"), bui),
-        Index("kndvi", "kNDVI: kernel NDVI", ("nir", "red"), kndvi),
+        Index("kndvi", "kNDVI: kernel NDVI", ("nir", "red"), kndvi, reflectance=True),
     ]
 }
 #: Tasseled-cap components, one :class:`Index` per sensor of :data:`TASSELED_CAP`.
 TC_COMPONENTS = ("brightness", "greenness", "wetness")
 _ALL_INDICES = [
     *INDICES.values(),
-    *[Index(f"tc_{c}", f"Tasseled cap {c} ({s})", _TC_ROLES, _tc(s, c), s) for s in TASSELED_CAP
-      for c in TC_COMPONENTS],
+    *[Index(f"tc_{c}", f"Tasseled cap {c} ({s})", _TC_ROLES, _tc(s, c), s, reflectance=True)
+      for s in TASSELED_CAP for c in TC_COMPONENTS],
 ]
 
 
@@ -436,6 +343,7 @@ def index_names() -> list[str]:
 
 
 def _find_index(name: str, sensor: str | None) -> Index | None:
+    sensor = SENSOR_ALIASES.get(sensor, sensor)
     for i in _ALL_INDICES:
         if i.name == name and (i.sensor is None or i.sensor == sensor):
             return i
@@ -446,6 +354,7 @@ def available_indices(roles: Mapping[str, str], sensor: str | None = None) -> li
     """Names of the indices whose roles are all filled, in :data:`INDICES` order (tasseled cap only when
     ``sensor`` has published coefficients)."""
     out = []
+    sensor = SENSOR_ALIASES.get(sensor, sensor)
     for i in _ALL_INDICES:
         if (i.sensor is None or i.sensor == sensor) and all(roles.get(r) for r in i.roles) and i.name not in out:
             out.append(i.name)
@@ -474,18 +383,54 @@ def pairwise_specs(bands: Sequence[str], operations: Sequence[str]) -> list[tupl
     return out
 
 
+@dataclass(frozen=True)
+class DerivedBand:
+    """A band computed from other bands of the stack (a :class:`~landclass_ui.imagery.ComputedBand`):
+    ``func(*inputs)`` on float64 copies of the input bands, non-finite results (division by zero...) as NaN,
+    returned as float32 ``(height, width)``."""
+
+    func: Callable
+    inputs: tuple[str, ...]
+
+    def compute(self, grid: Grid, window, out_shape, inputs) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            values = np.asarray(self.func(*(np.asarray(x, np.float64) for x in inputs)), dtype=np.float64)
+        values[~np.isfinite(values)] = np.nan
+        return values.astype(np.float32)
+
+
+def _check_units(index: Index, bands: Sequence[str], units: Mapping[str, str]) -> None:
+    """Refuse an index that assumes reflectance on bands whose scale is unknown (or a thermal band not in K)."""
+    if not index.reflectance:
+        return
+    wrong = [b for r, b in zip(index.roles, bands) if units.get(b) != (KELVIN if r == "thermal" else REFLECTANCE)]
+    if wrong:
+        simple = ", ".join(i.name for i in INDICES.values() if not i.reflectance)
+        thermal = " and a thermal band in Kelvin" if "thermal" in index.roles else ""
+        raise ImageError(
+            f"{index.name} assumes surface reflectance (0-1){thermal}, but band(s) {', '.join(wrong)} are stored "
+            "values of unknown scale; state the image's reflectance scale (recipe images[].scale, e.g. 0.0001 "
+            f"for reflectance x 10000, 1 for reflectance) or use an index that does not depend on it ({simple})")
+
+
 def derived_sources(band_names: Sequence[str], *, operations: Sequence[str] = (), pair_bands: Sequence[str] = (),
                     indices: Sequence[str] = (), sensor: str | None = None,
-                    roles: Mapping[str, str] | None = None) -> list:
-    """The :class:`BandSource` of each derived band for a stack with ``band_names``.
+                    roles: Mapping[str, str] | None = None,
+                    units: Mapping[str, str] | None = None) -> list[BandSource]:
+    """The :class:`~landclass_ui.imagery.BandSource` of each derived band for a stack with ``band_names``.
 
-    ``pair_bands`` empty means every band. Raises :class:`ImageError` for an unknown operation or index, a band
-    that is not in the stack, fewer than two bands for a pairwise operation, or an index whose bands are not
-    there (the message says which roles are missing and how to give them).
+    ``pair_bands`` empty means every band. ``units`` (band name -> ``"reflectance"``, ``"kelvin"`` or ``""``,
+    as :attr:`ImageStack.units`) decides whether indices that assume reflectance can be computed.
+
+    Raises
+    ------
+    ImageError
+        An unknown operation or index, a band that is not in the stack, fewer than two bands for a pairwise
+        operation, an index whose bands are not there (the message says which roles are missing and how to
+        give them), or an index that assumes reflectance on bands of unknown scale.
     """
-    from .imagery import BandSource
-
     names = list(band_names)
+    units = dict(units or {})
     sources = []
     if operations:
         chosen = list(pair_bands) or names
@@ -496,7 +441,8 @@ def derived_sources(band_names: Sequence[str], *, operations: Sequence[str] = ()
         if len(chosen) < 2:
             raise ImageError("band operations need at least two bands; select more bands")
         for name, op, b1, b2 in pairwise_specs(chosen, operations):
-            sources.append(BandSource(path=f"{DERIVED_PREFIX}{op}:{b1},{b2}", index=0, name=name))
+            sources.append(BandSource(path="", index=0, name=name,
+                                      computed=DerivedBand(OPERATIONS[op][1], (b1, b2))))
     if indices:
         resolved = resolve_roles(names, sensor, roles)
         for name in indices:
@@ -512,9 +458,9 @@ def derived_sources(band_names: Sequence[str], *, operations: Sequence[str] = ()
                 raise ImageError(
                     f"{name} needs the {', '.join(lacking)} band(s), which are not among the image bands "
                     f"({', '.join(names)}); choose the sensor or give the band roles")
-            args = ",".join(f"{r}={resolved[r]}" for r in index.roles)
-            tag = f"@{index.sensor}" if index.sensor else ""
-            sources.append(BandSource(path=f"{DERIVED_PREFIX}{name}{tag}:{args}", index=0, name=name))
+            bands = tuple(resolved[r] for r in index.roles)
+            _check_units(index, bands, units)
+            sources.append(BandSource(path="", index=0, name=name, computed=DerivedBand(index.func, bands)))
     taken = set(names)
     for s in sources:
         if s.name in taken:
@@ -523,57 +469,19 @@ def derived_sources(band_names: Sequence[str], *, operations: Sequence[str] = ()
     return sources
 
 
-def add_derived(stack, derived) -> object:
-    """``stack`` with the derived bands of ``derived`` appended (a recipe ``DerivedRef`` or a dict with
-    ``pairwise: {operations, bands}``, ``indices``, ``sensor``, ``roles``)."""
+def add_derived(stack, derived):
+    """``stack`` (an :class:`~landclass_ui.imagery.ImageStack`) with the derived bands of ``derived``
+    appended (a recipe ``DerivedRef`` or a dict with ``pairwise: {operations, bands}``, ``indices``,
+    ``sensor``, ``roles``), computed from its file bands. Raises what :func:`derived_sources` raises."""
     if not isinstance(derived, Mapping):
         from dataclasses import asdict
 
         derived = asdict(derived)
     pair = derived.get("pairwise") or {}
     sources = derived_sources(
-        [b.name for b in stack.bands if not b.path.startswith(("aux:", DERIVED_PREFIX))],
+        stack.image_bands,
         operations=pair.get("operations") or (), pair_bands=pair.get("bands") or (),
         indices=derived.get("indices") or (), sensor=derived.get("sensor"), roles=derived.get("roles") or {},
+        units=stack.units,
     )
     return replace(stack, bands=[*stack.bands, *sources]) if sources else stack
-
-
-def is_derived(band) -> bool:
-    return band.path.startswith(DERIVED_PREFIX)
-
-
-def _parse(path: str) -> tuple[Callable, list[str]]:
-    what, _, args = path[len(DERIVED_PREFIX):].partition(":")
-    parts = args.split(",")
-    if what in OPERATIONS:
-        return OPERATIONS[what][1], parts
-    name, _, sensor = what.partition("@")
-    index = _find_index(name, sensor or None)
-    if index is None:
-        raise ImageError(f"unknown derived band {path!r}")
-    given = dict(p.split("=", 1) for p in parts)
-    return index.func, [given[r] for r in index.roles]
-
-
-def compute(bands: Sequence, out: np.ndarray) -> None:
-    """Fill the rows of ``out`` (``(n_bands, h, w)``, the other rows already read) that belong to derived bands.
-
-    Raises
-    ------
-    ImageError
-        A derived band whose input band is not in the stack.
-    """
-    rows = {b.name: i for i, b in enumerate(bands) if not is_derived(b)}
-    for i, band in enumerate(bands):
-        if not is_derived(band):
-            continue
-        func, inputs = _parse(band.path)
-        missing = [n for n in inputs if n not in rows]
-        if missing:
-            raise ImageError(f"derived band {band.name} needs band(s) {', '.join(missing)}, which are not in the "
-                             "stack; keep them selected")
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            values = np.asarray(func(*(out[rows[n]].astype(np.float64) for n in inputs)), dtype=np.float64)
-        values[~np.isfinite(values)] = np.nan
-        out[i] = values.astype(np.float32)

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
+from ._files import atomic_write_text
 from .errors import LegendError
 
 __all__ = ["LegendEntry", "Legend", "normalize_name", "NODATA_CLASS", "DEFAULT_COLORS", "CLASS_COLORS",
@@ -237,8 +238,6 @@ class Legend:
             writer.writerow([e.color, e.value, e.name])
         text = buf.getvalue()
         if path is not None:
-            from .recipe import atomic_write_text
-
             atomic_write_text(path, text)
         return text
 

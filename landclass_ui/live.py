@@ -22,11 +22,13 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from .classify import TrainedModel, predict_block, train
-from .export import probability_colormap
+from ._files import replacing
 from .errors import LegendError, NoOverlapError
+from .export import probability_colormap
+from .guidance import uncertain_colormap, uncertain_raster
 from .imagery import Grid, ImageStack
 from .legend import NODATA_CLASS, Legend
+from .model import TrainedModel, fit, predict_block
 from .recipe import Recipe
 from .training import SampleTable, extract_samples, points_frame, read_training
 
@@ -164,8 +166,7 @@ class LiveClassifier:
         if samples is None:
             self.model = None
             return None
-        self.model = train(samples, legend, recipe.classifier.name, recipe.classifier.params)
-        self.model.n_samples = len(samples.frame)
+        self.model = fit(samples, legend, recipe.classifier.name, recipe.classifier.params)
         return self.model
 
     def update(self, recipe: Recipe, legend: Legend) -> LiveResult | None:
@@ -189,9 +190,9 @@ class LiveClassifier:
         """Classify the extent ``bounds`` (``west, south, east, north`` in ``crs``) at ``size`` ``(w, h)``
         screen pixels (never finer than the image). Needs a model from :meth:`update`; None without one or
         when the extent misses the image."""
-        from rasterio.warp import transform_bounds
         import rasterio.errors
         import rasterio.windows
+        from rasterio.warp import transform_bounds
 
         with self._lock:
             if self.model is None:
@@ -224,24 +225,18 @@ class LiveClassifier:
         paths = []
         for name, array in ((f"{tag}_class_{v}.tif", classes), (f"{tag}_probability_{v}.tif", prob)):
             path = self.workdir / name
-            tmp = self.workdir / f".{name}.tmp"
-            with rasterio.open(tmp, "w", **profile) as dst:
+            with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
                 dst.write(array, 1)
                 dst.write_colormap(1, model.legend.colormap() if "class" in name else probability_colormap())
-            os.replace(tmp, path)
             paths.append(str(path))
         uncertain = None
         if tag == "overview":
-            from .guidance import uncertain_colormap, uncertain_raster
-
             uncertain = str(self.workdir / f"{tag}_uncertain_{v}.tif")
-            tmp = self.workdir / f".{tag}_uncertain_{v}.tif.tmp"
-            with rasterio.open(tmp, "w", **{**profile, "nodata": 0}) as dst:
+            with replacing(uncertain) as tmp, rasterio.open(tmp, "w", **{**profile, "nodata": 0}) as dst:
                 dst.write(uncertain_raster(prob), 1)
                 dst.write_colormap(1, uncertain_colormap())
-            os.replace(tmp, uncertain)
         self._cleanup(tag, keep=v)
-        return LiveResult(v, paths[0], paths[1], grid, model, getattr(model, "n_samples", 0),
+        return LiveResult(v, paths[0], paths[1], grid, model, model.n_samples,
                           model.fit_seconds, predict_seconds, classes, prob, uncertain)
 
     def _cleanup(self, tag: str, keep: int) -> None:

@@ -33,16 +33,17 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_write_text
 from .classifiers import DEFAULT_CLASSIFIER, parse_params
 from .errors import RecipeError
 from .legend import Legend
+from .sensors import SENSOR_ALIASES
 
-__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "SCHEMA_VERSION", "atomic_write_text",
+__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "SCHEMA_VERSION",
            "default_name"]
 
 SCHEMA_VERSION = 1
@@ -54,39 +55,19 @@ def default_name(now: _dt.datetime | None = None) -> str:
     return "Classification_" + now.strftime("%Y-%m-%d_%H-%M-%S")
 
 
-def default_file_mode() -> int:
-    """Permission bits of a new file under the current umask (``mkstemp`` alone gives 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, flushed, then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, default_file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 @dataclass
 class ImageRef:
-    """One image of the recipe: a path (raster file or ``.SAFE``), the bands to use (None: all/default) and,
-    for a ``.SAFE``, the resolution in metres (None: finest where all bands exist)."""
+    """One image of the recipe: a path (raster file or ``.SAFE``), the bands to use (None: all/default),
+    for a ``.SAFE``, the resolution in metres (None: finest where all bands exist), and, for a product whose
+    scale landclass does not know (:mod:`landclass_ui.sensors`), the user's statement of it: ``reflectance =
+    stored * scale + offset`` (e.g. ``scale`` 0.0001 for reflectance x 10000, 1 for a file in reflectance;
+    None: as the reader finds it)."""
 
     path: str
     bands: list[str] | None = None
     resolution: float | None = None
+    scale: float | None = None
+    offset: float = 0.0
 
 
 @dataclass
@@ -126,7 +107,7 @@ class PairwiseRef:
 class DerivedRef:
     """Derived bands (:mod:`landclass_ui.indices`): pairwise operations and spectral indices from band roles.
 
-    ``sensor`` (``sentinel-2``, ``landsat-5-7``, ``landsat-8-9`` or None: detected when unambiguous) fills the
+    ``sensor`` (a name of :data:`landclass_ui.sensors.SENSORS`, or None: detected when unambiguous) fills the
     roles from band names; ``roles`` (role -> band name) given explicitly win."""
 
     pairwise: PairwiseRef = field(default_factory=PairwiseRef)
@@ -144,7 +125,8 @@ class DerivedRef:
         pair = d.get("pairwise") or {}
         return cls(PairwiseRef([str(o) for o in pair.get("operations") or []],
                                [str(b) for b in pair.get("bands") or []]),
-                   [str(i) for i in d.get("indices") or []], d.get("sensor") or None,
+                   [str(i) for i in d.get("indices") or []],
+                   SENSOR_ALIASES.get(d.get("sensor"), d.get("sensor")) or None,
                    {str(k): str(v) for k, v in (d.get("roles") or {}).items()})
 
 
@@ -200,6 +182,9 @@ class Recipe:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        for image in d["images"]:  # a stated scale only when there is one
+            if image["scale"] is None:
+                del image["scale"], image["offset"]
         if self.derived.empty and not (self.derived.sensor or self.derived.roles):
             del d["derived"]  # no derived bands: the layout of recipes written before they existed
         return {"schema_version": d.pop("schema_version"), **d}
@@ -234,7 +219,9 @@ class Recipe:
             return os.path.normpath(os.path.join(base, p))
 
         try:
-            images = [ImageRef(resolve(i["path"]), i.get("bands"), i.get("resolution")) for i in d.get("images", [])]
+            images = [ImageRef(resolve(i["path"]), i.get("bands"), i.get("resolution"),
+                               None if i.get("scale") is None else float(i["scale"]), float(i.get("offset") or 0.0))
+                      for i in d.get("images", [])]
             training = [
                 TrainingRef(
                     kind=t.get("kind", "file"),

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._files import atomic_write_text, replacing
 from .accuracy import AccuracyReport
-from .recipe import atomic_write_text
 
 __all__ = ["AssessmentPaths", "write_assessment", "plot_confusion", "mapped_areas"]
 
@@ -73,15 +73,15 @@ def plot_confusion(report: AccuracyReport, path: str | os.PathLike, title: str =
                     color="white" if share[i, j] > 0.6 else "black")
     ax.set_title(title or f"Overall accuracy {report.overall_accuracy:.1%} (n = {report.n})", fontsize=10)
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return str(path)
 
 
 def write_assessment(output: str | os.PathLike, report: AccuracyReport, *, recipe=None, how: str = "",
-                     area_unit: str = "", importance: pd.Series | None = None, cross_validation=None) -> AssessmentPaths:
+                     area_unit: str = "", importance: pd.Series | None = None,
+                     cross_validation=None) -> AssessmentPaths:
     """Write ``<stem>_confusion.csv``, ``<stem>_confusion.png`` and ``<stem>_RESULTS.md`` beside ``output``.
 
     Parameters

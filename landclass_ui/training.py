@@ -24,7 +24,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import CRSError, NoOverlapError, TrainingDataError
+from ._files import atomic_write_text
+from .errors import CRSError, LegendError, NoOverlapError, TrainingDataError
 from .imagery import ImageStack
 from .legend import Legend, normalize_name
 
@@ -84,8 +85,8 @@ def read_training(
     -------
     geopandas.GeoDataFrame
         Columns ``label`` (the class as read, stripped text), ``group`` (0-based id of each polygon or point:
-        multi-part features are split into their parts), ``geometry``, and the file's other columns. Rows with an empty class or geometry are dropped (``attrs["messages"]``
-        says how many).
+        multi-part features are split into their parts), ``geometry``, and the file's other columns. Rows
+        with an empty class or geometry are dropped (``attrs["messages"]`` says how many).
 
     Raises
     ------
@@ -302,8 +303,6 @@ class SampleTable:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write the table as CSV (atomically)."""
-        from .recipe import atomic_write_text
-
         atomic_write_text(path, self.frame.to_csv(index=False))
 
 
@@ -336,8 +335,6 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
     import rasterio.features
     import rasterio.windows
     from rasterio.windows import Window
-
-    from .errors import LegendError
 
     grid = stack.grid
     messages = list(features.attrs.get("messages", []))

@@ -16,7 +16,9 @@ well it remembers them, not how well it maps. The training data are therefore sp
 Splits are stratified by class (each class's units shared out in the asked ratio, with a seed), so every
 class with at least two units is on both sides. :func:`split_by_group` makes one learning/validation split
 (iota2's default ratio 0.5); :func:`spatial_kfold` and :func:`cross_validate` do k-fold cross-validation by
-unit and report the mean and spread of overall accuracy.
+unit and report the mean and spread of overall accuracy. Their folds come from :class:`SpatialGroupKFold`, a
+scikit-learn splitter: ``cross_val_predict(estimator, samples.features, samples.classes,
+groups=split_units(samples), cv=SpatialGroupKFold(5, seed=0))``.
 
 Accuracy on held-out training units is an indication, not a design-based estimate of map accuracy: training
 polygons are not a probability sample of the map. For that, sample the map and use
@@ -25,26 +27,31 @@ polygons are not a probability sample of the map. For that, sample the map and u
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils import check_consistent_length
 
 from .accuracy import AccuracyReport, assess
 from .errors import LandclassError
+from .model import fit
 from .training import SampleTable
 
 __all__ = [
     "DEFAULT_BLOCK_PIXELS",
-    "Split",
     "CrossValidation",
-    "spatial_blocks",
-    "split_units",
-    "split_by_group",
-    "spatial_kfold",
+    "SpatialGroupKFold",
+    "Split",
     "cross_validate",
     "holdout",
+    "spatial_blocks",
+    "spatial_kfold",
+    "split_by_group",
+    "split_units",
 ]
 
 #: Default side of a spatial block of points, in pixels (converted to CRS units from the samples' x/col).
@@ -164,7 +171,7 @@ def _unit_table(frame: pd.DataFrame, units: np.ndarray, class_column: str) -> di
 
 
 def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
 def _describe(cls) -> str:
@@ -245,39 +252,33 @@ def split_by_group(samples, ratio: float = 0.5, seed: int | None = 0, by: str = 
     return Split(_take(samples, mask), _take(samples, ~mask), mask, units, messages)
 
 
-def spatial_kfold(samples, k: int = 5, seed: int | None = 0, by: str = "group",
-                  block_size: float | None = None, class_column: str = "class") -> Iterator[Split]:
-    """Yield ``k`` learning/validation splits in which every unit (see :func:`split_units`) is used once for
-    validation.
+def _check_k(k, name: str) -> int:
+    """``k`` as an int, or :class:`ValidationError` if it is not an integer >= 2."""
+    try:
+        ok = not isinstance(k, bool) and int(k) == k and k >= 2
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValidationError(f"{name} must be an integer >= 2, not {k!r}")
+    return int(k)
 
-    Units are dealt to folds class by class (rarest class first, shuffled with ``seed``), each to the fold
-    that has the fewest units of that class so far, then the fewest units overall, so each class is spread
-    over as many folds as it has units and folds are of about equal size (in units, not pixels).
 
-    Raises
-    ------
-    ValidationError
-        ``k < 2`` or fewer units than ``k``.
+def _deal_to_folds(classes_of: dict, k: int, rng: np.random.Generator) -> dict:
+    """``{unit: fold}`` for the units of ``classes_of`` (``{unit: set of classes}``, units sortable).
+
+    Units are dealt class by class, from the class with the fewest units to the most (ties by ``str`` of the
+    class), each class's units not yet dealt in an order drawn from ``rng``, each to the fold that has the
+    fewest units of that class so far, then the fewest units overall, then the lowest number.
     """
-    if int(k) != k or k < 2:
-        raise ValidationError(f"k must be an integer >= 2, not {k}")
-    k = int(k)
-    frame = _frame_of(samples)
-    units = split_units(samples, by, block_size)
-    classes_of = _unit_table(frame, units, class_column)
-    if len(classes_of) < k:
-        raise ValidationError(f"{k}-fold cross-validation needs at least {k} polygons/blocks; the training data "
-                              f"have {len(classes_of)}")
-    rng = np.random.default_rng(seed)
     units_of: dict = {}
-    for u, cs in classes_of.items():
-        for c in cs:
+    for u in sorted(classes_of):
+        for c in classes_of[u]:
             units_of.setdefault(c, []).append(u)
     order = sorted(units_of, key=lambda c: (len(units_of[c]), str(c)))
-    fold_of: dict[int, int] = {}
+    fold_of: dict = {}
     fold_size = np.zeros(k, dtype=np.int64)
     for c in order:
-        members = sorted(units_of[c])
+        members = units_of[c]  # sorted
         per_fold = np.zeros(k, dtype=np.int64)
         for u in members:
             if u in fold_of:
@@ -290,17 +291,214 @@ def spatial_kfold(samples, k: int = 5, seed: int | None = 0, by: str = "group",
             fold_of[u] = best
             per_fold[best] += 1
             fold_size[best] += 1
-    folds = np.array([fold_of[u] for u in units], dtype=np.int64)
-    for f in range(k):
-        mask = folds != f
+    return fold_of
+
+
+def _labels_1d(values, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValidationError(f"{name} must be one label per sample, shape (n_samples,), not {arr.shape}")
+    if len(arr) and pd.isna(arr).any():
+        raise ValidationError(f"{name} has missing values (NaN/None): every sample needs one")
+    return arr
+
+
+class SpatialGroupKFold(BaseCrossValidator):
+    """K-fold cross-validator by unit (polygon, or spatial block of points), stratified by class.
+
+    A scikit-learn splitter: give it as ``cv=`` to :func:`sklearn.model_selection.cross_val_predict`,
+    :func:`~sklearn.model_selection.cross_validate`, :class:`~sklearn.model_selection.GridSearchCV`... with
+    ``groups=`` the unit of each sample (:func:`split_units`). Each unit is validated in exactly one fold and is
+    never cut: all its samples are on the same side of every split. Units are dealt to folds class by class
+    (the class with the fewest units first, each class's units in an order drawn from ``seed``), each to the
+    fold that has the fewest units of that class so far, then the fewest units overall. So a class of ``m``
+    units is validated in ``min(m, n_splits)`` folds and, when ``m >= 2``, learned in every fold; a class of at
+    least ``n_splits`` units is on both sides of every split; folds have about the same number of units (not
+    of samples). A unit holding several classes (a block of points of different classes) is dealt with the
+    rarest of them, which can keep another class from being spread as well. :func:`spatial_kfold` gives the
+    same folds as training/validation tables.
+
+    Unlike :class:`~sklearn.model_selection.StratifiedGroupKFold`, which balances the share of *samples* of
+    each class across folds (a large polygon weighs as much as many small ones), this balances the number of
+    *units* of each class, which is what keeps every class on both sides when a class has only a few polygons.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds, at least 2 and at most the number of units.
+    seed : int or None, default=0
+        Seed of the draw of the units' order: the same seed, samples and units give the same folds whatever
+        the order of the rows; ``None`` draws anew at each call of :meth:`split`.
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``n_splits`` is not an integer >= 2, or ``seed`` not a non-negative integer or None.
+
+    See Also
+    --------
+    split_units : The unit of each sample (polygon, or spatial block of points), to give as ``groups``.
+    spatial_kfold : The same folds as :class:`Split` tables of the training samples.
+    sklearn.model_selection.GroupKFold : Folds by group, balanced in samples, not stratified by class.
+
+    Examples
+    --------
+    Six polygons of two pixels each, three of class 1 and three of class 2; every fold validates one polygon of
+    each class and learns on the others:
+
+    >>> import numpy as np
+    >>> from landclass_ui.validation import SpatialGroupKFold
+    >>> X = np.array([[0.1], [0.2], [0.1], [0.3], [0.2], [0.1], [0.9], [0.8], [0.7], [0.9], [0.8], [0.8]])
+    >>> y = np.array([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2])
+    >>> groups = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    >>> cv = SpatialGroupKFold(n_splits=3, seed=0)
+    >>> cv
+    SpatialGroupKFold(n_splits=3, seed=0)
+    >>> cv.get_n_splits()
+    3
+    >>> for i, (train, test) in enumerate(cv.split(X, y, groups)):
+    ...     print(f"fold {i}: test units {np.unique(groups[test])}, classes {np.unique(y[test])}; "
+    ...           f"train classes {np.unique(y[train])}")
+    fold 0: test units [2 5], classes [1 2]; train classes [1 2]
+    fold 1: test units [0 4], classes [1 2]; train classes [1 2]
+    fold 2: test units [1 3], classes [1 2]; train classes [1 2]
+
+    With scikit-learn, every sample predicted by a model that did not see its polygon:
+
+    >>> from sklearn.model_selection import cross_val_predict
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> predicted = cross_val_predict(KNeighborsClassifier(n_neighbors=1), X, y, groups=groups, cv=cv)
+    >>> float(np.mean(predicted == y))
+    1.0
+
+    On training samples (a :class:`~landclass_ui.training.SampleTable` ``samples``)::
+
+        cross_val_predict(RandomForestClassifier(), samples.features, samples.classes,
+                          groups=split_units(samples), cv=SpatialGroupKFold(5, seed=0))
+    """
+
+    # ``groups`` is requested by default when metadata routing is enabled (as
+    # sklearn.model_selection.GroupKFold does, through its GroupsConsumerMixin)
+    __metadata_request__split = {"groups": True}  # noqa: RUF012 (read by sklearn, never mutated)
+
+    def __init__(self, n_splits: int = 5, *, seed: int | None = 0):
+        self.n_splits = _check_k(n_splits, "n_splits")
+        if isinstance(seed, bool) or not (seed is None or isinstance(seed, numbers.Integral) and seed >= 0):
+            raise ValidationError(f"seed must be a non-negative integer or None, not {seed!r}")
+        self.seed = seed
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        """The number of folds, ``n_splits``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored, for scikit-learn's API.
+
+        Returns
+        -------
+        int
+        """
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        """Generate the indices of the training and test samples of each fold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or None
+            The samples' features (e.g. ``SampleTable.features``, float32); only their number is used.
+        y : array-like of shape (n_samples,)
+            The class of each sample (int legend values, or any hashable labels); required: the folds are
+            stratified by class.
+        groups : array-like of shape (n_samples,)
+            The unit of each sample, from :func:`split_units` (int ids; any sortable hashable labels do);
+            required.
+
+        Yields
+        ------
+        train : numpy.ndarray
+            int64 ``(n_train,)``, ascending indices of the training samples of the fold.
+        test : numpy.ndarray
+            int64 ``(n_test,)``, ascending indices of its test samples: the samples of the fold's units.
+
+        Raises
+        ------
+        ValidationError
+            (a ``ValueError``, raised by this call, before the first fold) ``y`` or ``groups`` missing, not of
+            shape (n_samples,) or with missing values; ``X``, ``y``, ``groups`` of different lengths; fewer
+            units than ``n_splits``.
+        """
+        folds = self._fold_of_samples(X, y, groups)
+        return self._iter_splits(folds)
+
+    def _iter_splits(self, folds: np.ndarray):
+        indices = np.arange(len(folds), dtype=np.int64)
+        for f in range(self.n_splits):
+            test = folds == f
+            yield indices[~test], indices[test]
+
+    def _iter_test_masks(self, X=None, y=None, groups=None):
+        folds = self._fold_of_samples(X, y, groups)
+        for f in range(self.n_splits):
+            yield folds == f
+
+    def _fold_of_samples(self, X, y, groups) -> np.ndarray:
+        """The fold (0..n_splits-1) in whose test set each sample is, int64 ``(n_samples,)``."""
+        if y is None:
+            raise ValidationError("SpatialGroupKFold needs y, the class of each sample: the folds are stratified "
+                                  "by class")
+        if groups is None:
+            raise ValidationError("SpatialGroupKFold needs groups, the unit (polygon or block) of each sample: "
+                                  "give groups=split_units(samples)")
+        y = _labels_1d(y, "y")
+        groups = _labels_1d(groups, "groups")
+        try:
+            check_consistent_length(X, y, groups)
+        except ValueError as error:
+            raise ValidationError(f"X, y and groups must have one row per sample: {error}") from None
+        try:
+            unit_ids, unit_of = np.unique(groups, return_inverse=True)
+        except TypeError as error:
+            raise ValidationError(f"groups must be sortable labels (e.g. int unit ids): {error}") from None
+        if len(unit_ids) < self.n_splits:
+            raise ValidationError(f"{self.n_splits}-fold cross-validation needs at least {self.n_splits} "
+                                  f"polygons/blocks; the training data have {len(unit_ids)}")
+        unit_of = unit_of.reshape(-1).astype(np.int64)
+        classes_of = {u: set(c) for u, c in pd.Series(y).groupby(unit_of)}
+        fold_of = _deal_to_folds(classes_of, self.n_splits, np.random.default_rng(self.seed))
+        return np.array([fold_of[u] for u in range(len(unit_ids))], dtype=np.int64)[unit_of]
+
+
+def spatial_kfold(samples, k: int = 5, seed: int | None = 0, by: str = "group",
+                  block_size: float | None = None, class_column: str = "class") -> Iterator[Split]:
+    """Yield ``k`` learning/validation splits in which every unit (see :func:`split_units`) is used once for
+    validation: the folds of :class:`SpatialGroupKFold` ``(k, seed=seed)`` with ``groups`` the units and
+    ``y`` the ``class_column``, as tables.
+
+    Units are dealt to folds class by class (rarest class first, shuffled with ``seed``), each to the fold
+    that has the fewest units of that class so far, then the fewest units overall, so each class is spread
+    over as many folds as it has units and folds are of about equal size (in units, not pixels).
+
+    Raises
+    ------
+    ValidationError
+        ``k < 2`` or fewer units than ``k`` (when the first split is asked for).
+    """
+    cv = SpatialGroupKFold(_check_k(k, "k"), seed=seed)
+    frame = _frame_of(samples)
+    units = split_units(samples, by, block_size)
+    for train, _ in cv.split(None, frame[class_column].to_numpy(), units):
+        mask = np.zeros(len(units), dtype=bool)
+        mask[train] = True
         yield Split(_take(samples, mask), _take(samples, ~mask), mask, units, [])
 
 
 def _evaluate(learning: SampleTable, validation: SampleTable, legend, classifier: str,
               params: dict | None) -> AccuracyReport:
-    from .classify import train
-
-    model = train(learning, legend, classifier, params)
+    model = fit(learning, legend, classifier, params)
     predicted = model.estimator.predict(validation.features)
     name = {e.value: e.name for e in legend}
     reference = [name.get(int(v), int(v)) for v in validation.classes]
@@ -376,7 +574,7 @@ def cross_validate(samples: SampleTable, legend, classifier: str = "random-fores
                    k: int = 5, seed: int | None = 0, by: str = "group",
                    block_size: float | None = None) -> CrossValidation:
     """Spatial k-fold cross-validation: for each fold of :func:`spatial_kfold`, train ``classifier`` (with
-    :func:`landclass_ui.classify.train`) on the other folds and classify the fold's pixels
+    :func:`landclass_ui.model.fit`) on the other folds and classify the fold's pixels
     (``model.estimator.predict`` on their band values).
 
     Returns

@@ -10,8 +10,15 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from landclass_ui.guidance import (TOO_FEW_MESSAGE, Suggestion, assess_training, locate, suggest_points,
-                                   uncertain_raster, view_window)
+from landclass_ui.guidance import (
+    TOO_FEW_MESSAGE,
+    Suggestion,
+    assess_training,
+    locate,
+    suggest_points,
+    uncertain_raster,
+    view_window,
+)
 from landclass_ui.imagery import Grid
 from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
@@ -89,9 +96,10 @@ def test_view_window_in_grid_rows_and_columns():
 
 
 def test_assess_training_needs_two_units_per_class():
+    import pandas as pd
+
     from landclass_ui.legend import Legend
     from landclass_ui.training import SampleTable
-    import pandas as pd
 
     frame = pd.DataFrame({"x": [0.0, 1000.0], "y": [0.0, 0.0], "row": [0, 0], "col": [0, 100], "group": [0, 1],
                           "class": [1, 2], "label": ["FARM", "FOREST"], "b": [0.1, 0.9]})
@@ -101,9 +109,10 @@ def test_assess_training_needs_two_units_per_class():
 
 def test_assess_training_on_separable_points_is_perfect():
     """Two classes of 6 points each, far apart in space and value: every fold predicts its points right."""
+    import pandas as pd
+
     from landclass_ui.legend import Legend
     from landclass_ui.training import SampleTable
-    import pandas as pd
 
     rows = [{"x": 1000.0 * i, "y": 0.0, "row": 0, "col": 100 * i, "group": i, "class": 1 + i % 2,
              "label": ["FARM", "FOREST"][i % 2], "b": [0.1, 0.9][i % 2] + 0.001 * i} for i in range(12)]
@@ -214,7 +223,7 @@ def test_accuracy_panel_asks_for_more_points_with_one_point_per_class(tmp_path):
 
 @pytest.fixture(scope="module")
 def l5_run(tmp_path_factory):
-    from landclass_ui.classify import run
+    from landclass_ui.pipeline import run
 
     out = tmp_path_factory.mktemp("cube") / "map.tif"
     recipe = Recipe(images=[ImageRef(p) for p in L5], training=[TrainingRef("file", L5_POLYGONS, "class")])

@@ -136,6 +136,32 @@ def test_picking_ndvi_rebuilds_the_live_stack(app):
     assert "classified with" in app.status.value
 
 
+def test_adding_a_dem_rebuilds_the_live_stack(app, tmp_path):
+    """The recipe's auxiliary section changed -> the live model's bands include the terrain bands, and the
+    classes map is redrawn (a new version)."""
+    from rasterio.transform import from_origin
+
+    from landclass_ui.sample import sample_paths
+
+    app.trn.file_path.value = sample_paths().polygons
+    app.trn.load_button.click()
+    app.wait_idle()
+    before, version = list(app.live.model.band_names), app.version
+    grid = app.live.stack.grid
+    left, bottom, right, top = grid.bounds
+    rows, cols = np.mgrid[0:100, 0:100]
+    dem = tmp_path / "dem.tif"  # a tilted plane over the sample scene, in its CRS (EPSG:32631)
+    with rasterio.open(dem, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32", crs=grid.crs,
+                       transform=from_origin(left, top, (right - left) / 100, (top - bottom) / 100)) as dst:
+        dst.write((100 + 5 * cols + 2 * rows).astype("float32"), 1)
+    app.aux.add("terrain", str(dem))
+    app.wait_idle()
+    assert not is_error(app.message) and not is_error(app.aux.message)
+    after = app.live.model.band_names
+    assert after[: len(before)] == before and {"elevation", "slope"} <= set(after), after
+    assert app.version > version and "classified with" in app.status.value
+
+
 def test_background_error_reaches_the_page_and_the_log(app, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")

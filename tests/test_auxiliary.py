@@ -315,7 +315,7 @@ def l5_dem(tmp_path):
 
 
 def test_classification_run_with_terrain(tmp_path):
-    from landclass_ui.classify import run
+    from landclass_ui.pipeline import run
 
     dem, x0, y0 = l5_dem(tmp_path)
     recipe = Recipe(name="terrain", images=[ImageRef(p) for p in L5_BANDS],

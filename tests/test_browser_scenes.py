@@ -17,9 +17,7 @@ import pytest
 import rasterio
 from playwright.sync_api import sync_playwright
 from rasterio.warp import transform_bounds
-
-from test_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, JS_PIXELS, TIMEOUT_MS, free_port,
-                          start_server, stop_server)
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, JS_PIXELS, TIMEOUT_MS, free_port, start_server, stop_server
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -50,9 +48,14 @@ JS_IMAGE_BOX = """() => {
 # the whole image inside the map, and not zoomed out needlessly: one zoom level more would not fit, so the
 # image spans over 40 % of the map's width or height
 JS_IMAGE_INSIDE = """() => { const b = (""" + JS_IMAGE_BOX + """)();
-  const share = Math.max((b.right - b.left) / (b.map.right - b.map.left), (b.bottom - b.top) / (b.map.bottom - b.map.top));
+  const share = Math.max((b.right - b.left) / (b.map.right - b.map.left),
+                         (b.bottom - b.top) / (b.map.bottom - b.map.top));
   return b.n > 100 && b.left > b.map.left + 2 && b.right < b.map.right - 2 && b.top > b.map.top + 2 &&
          b.bottom < b.map.bottom - 2 && share > 0.4; }"""
+#: Tiles of the classes pane, for the log of a failed walk: z-index, tiles, tiles loaded per layer.
+JS_CLASS_PANE = """() => [...document.querySelectorAll('.leaflet-landclass-class-pane .leaflet-layer')]
+  .map(l => [l.style.zIndex, l.querySelectorAll('img').length,
+             l.querySelectorAll('img.leaflet-tile-loaded').length])"""
 
 
 def band_files(folder: str, pattern: str) -> list[str]:
@@ -142,7 +145,7 @@ def test_own_image_and_training_end_to_end(scene, tmp_path):
                     page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-failed.png"))
                     print("image box:", page.evaluate(JS_IMAGE_BOX))
                     print("class pixels:", page.evaluate(JS_PIXELS, "class"))
-                    print("class pane:", page.evaluate("""() => [...document.querySelectorAll('.leaflet-landclass-class-pane .leaflet-layer')].map(l => [l.style.zIndex, l.querySelectorAll('img').length, l.querySelectorAll('img.leaflet-tile-loaded').length])"""))
+                    print("class pane:", page.evaluate(JS_CLASS_PANE))
                     raise
                 browser.close()
         finally:

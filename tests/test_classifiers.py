@@ -346,11 +346,11 @@ def test_probabilities_sum_to_one_in_classes_order(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_trained_model_through_predict_block(name):
-    """classify.train + predict_block work unchanged for every classifier (legend values 1..3)."""
+    """model.fit + predict_block work unchanged for every classifier (legend values 1..3)."""
     import pandas as pd
 
-    from landclass_ui.classify import predict_block, train
     from landclass_ui.legend import Legend
+    from landclass_ui.model import fit, predict_block
     from landclass_ui.training import SampleTable
 
     x, y = three_clusters()
@@ -359,7 +359,7 @@ def test_trained_model_through_predict_block(name):
     frame.insert(0, "class", y)
     frame.insert(1, "label", np.array(["BARE", "FOREST", "WATER"])[y - 1])
     legend = Legend.from_labels(["BARE", "FOREST", "WATER"])
-    model = train(SampleTable(frame, BANDS), legend, name, {"tree": TREE} if name == "decision-tree" else None)
+    model = fit(SampleTable(frame, BANDS), legend, name, {"tree": TREE} if name == "decision-tree" else None)
     block = x.T.reshape(4, 3, 60).copy()
     block[:, 0, 0] = np.nan
     classes, probability = predict_block(model, block)
@@ -452,7 +452,7 @@ def test_parameters_stored_by_stable_names():
 
 
 def test_bag_size_floor_leaves_other_classifiers_alone():
-    from landclass_ui.classify import _floor_bag_size
+    from landclass_ui.model import _floor_bag_size
 
     for name in ALL[1:]:
         clf = make_classifier(name, {"tree": TREE} if name == "decision-tree" else None)
@@ -615,7 +615,7 @@ def test_feature_importance_for_tree_methods_only(name):
 
 
 def test_feature_importance_of_a_trained_model_uses_its_band_names():
-    from landclass_ui.classify import TrainedModel
+    from landclass_ui.model import TrainedModel
 
     x, y = three_clusters()
     model = TrainedModel(make_classifier("cart").fit(x, y), BANDS, None, "cart", {})

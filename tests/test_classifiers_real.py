@@ -1,5 +1,5 @@
 """Every classifier on the bundled tutorial scene (Sentinel-2, 1830 x 1830 px): trained on the tutorial's
-polygons with :func:`landclass_ui.classify.run` (the whole scene, with the probability layer) and scored against
+polygons with :func:`landclass_ui.pipeline.run` (the whole scene, with the probability layer) and scored against
 a second annotator's polygons (``polygons_emunaibari.geojson``, farmland = FARM), as in ``tests/test_cli.py``.
 
 The floors are set a few points under what each reaches (see ``benchmarks/classifiers.py``: 0.87-0.90 for all
@@ -16,8 +16,9 @@ import rasterio
 import rasterio.features
 
 from landclass_ui.classifiers import CLASSIFIERS, feature_importance
-from landclass_ui.classify import predict_block, prepare, run
 from landclass_ui.legend import normalize_name
+from landclass_ui.model import predict_block
+from landclass_ui.pipeline import prepare, run
 from landclass_ui.recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
 
@@ -110,9 +111,9 @@ def test_classifier_on_the_tutorial_scene(name, pasted, tmp_path):
 def test_pasted_tree_predicts_as_the_tree_it_was_written_from(pasted):
     """The parser and predictor reproduce the original CART on every pixel of the scene's centre."""
     text, cart, prepared = pasted
-    from landclass_ui.classify import train
+    from landclass_ui.model import fit
 
-    model = train(prepared.samples, prepared.legend, "decision-tree", {"tree": text})
+    model = fit(prepared.samples, prepared.legend, "decision-tree", {"tree": text})
     data = prepared.stack.read()[:, 600:1100, 600:1100]
     classes, prob = predict_block(model, data)
     pixels = data.reshape(data.shape[0], -1).T

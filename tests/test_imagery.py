@@ -18,8 +18,9 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from landclass_ui.errors import CRSError, ImageError, NoOverlapError
-from landclass_ui.imagery import S2_DEFAULT_BANDS, open_image, s2_offset
+from landclass_ui.imagery import S2_DEFAULT_BANDS, ImageStack, open_image
 from landclass_ui.sample import sample_paths
+from landclass_ui.sensors import s2_offset
 
 DATA = Path(__file__).parent / "data"
 L5_DIR = DATA / "l5_amazon"
@@ -320,8 +321,9 @@ def syn_safe(tmp_path_factory) -> Path:
         for band in bands:
             write_jp2(img / f"R{res}m" / f"T31TCJ_20221116T105321_{band}_{res}m.jp2", syn_dn(band, res), res)
     # Noise that must be ignored: a true-colour image and a scene classification layer.
-    shutil.copy(img / "R20m" / "T31TCJ_20221116T105321_B02_20m.jp2", img / "R20m" / "T31TCJ_20221116T105321_TCI_20m.jp2")
-    shutil.copy(img / "R20m" / "T31TCJ_20221116T105321_B02_20m.jp2", img / "R20m" / "T31TCJ_20221116T105321_SCL_20m.jp2")
+    b02 = img / "R20m" / "T31TCJ_20221116T105321_B02_20m.jp2"
+    shutil.copy(b02, img / "R20m" / "T31TCJ_20221116T105321_TCI_20m.jp2")
+    shutil.copy(b02, img / "R20m" / "T31TCJ_20221116T105321_SCL_20m.jp2")
     return safe
 
 
@@ -707,3 +709,23 @@ def test_to_xarray_full_geographic():
     with rasterio.open(AMAZON_S2) as src:
         assert list(da.band.values) == list(src.descriptions)
         assert da.rio.bounds() == pytest.approx(tuple(src.bounds), abs=1e-9)
+
+
+def test_to_xarray_is_lazy_chunked_and_equal_to_read(monkeypatch):
+    """Nothing is read until computed; each chunk is one read of its window; computed bands come along."""
+    import dask.array
+
+    from landclass_ui.indices import add_derived
+
+    stack = add_derived(open_image(sample_paths().safe), {"indices": ["ndvi"]})
+    calls = []
+    real_read = ImageStack.read
+    monkeypatch.setattr(ImageStack, "read", lambda self, w=None, s=None: calls.append(w) or real_read(self, w, s))
+    da = stack.to_xarray(Window(100, 200, 700, 450), chunks=300)
+    assert calls == [] and isinstance(da.data, dask.array.Array)
+    assert da.data.chunks == ((5,), (300, 150), (300, 300, 100))
+    assert list(da.band.values) == ["B02", "B03", "B04", "B8A", "ndvi"]
+    corner = da.isel(y=slice(290, 310), x=slice(590, 610)).values  # four chunks meet here
+    assert len(calls) == 4
+    np.testing.assert_array_equal(corner, real_read(stack, Window(690, 490, 20, 20)))
+    assert da.rio.transform() == stack.grid.window_transform(Window(100, 200, 700, 450))

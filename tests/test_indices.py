@@ -19,9 +19,10 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from landclass_ui import indices as I
-from landclass_ui.classify import open_recipe_image, run
+from landclass_ui import sensors as S
 from landclass_ui.errors import ImageError, RecipeError
-from landclass_ui.imagery import open_image
+from landclass_ui.imagery import open_image, with_scale
+from landclass_ui.pipeline import open_recipe_image, run
 from landclass_ui.recipe import DerivedRef, ImageRef, PairwiseRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
 
@@ -55,16 +56,16 @@ def read_derived(stack, derived: dict, window: Window | None = None) -> dict[str
 def test_roles_of_the_sample_are_detected_and_only_possible_indices_offered():
     stack = open_image(sample_paths().safe)
     assert stack.band_names == ["B02", "B03", "B04", "B8A"]
-    roles = I.resolve_roles(stack.band_names)
+    roles = S.resolve_roles(stack.band_names)
     assert roles == {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A"}  # B8A when B08 is absent
-    offered = I.available_indices(roles, I.detect_sensor(stack.band_names))
+    offered = I.available_indices(roles, S.detect_sensor(stack.band_names))
     assert set(offered) == {"ndvi", "ndwi", "evi", "evi2", "savi", "kndvi"}  # no SWIR, no thermal
     with pytest.raises(ImageError, match="swir1"):
         I.add_derived(stack, {"indices": ["ndmi"]})
 
 
 def test_sentinel2_prefers_b08_and_accepts_unpadded_names():
-    roles = I.resolve_roles(["B2", "B3", "B4", "B8", "B8A", "B11", "B12"])  # B8A makes it Sentinel-2
+    roles = S.resolve_roles(["B2", "B3", "B4", "B8", "B8A", "B11", "B12"])  # B8A makes it Sentinel-2
     assert roles == {"blue": "B2", "green": "B3", "red": "B4", "nir": "B8", "swir1": "B11", "swir2": "B12"}
     offered = I.available_indices(roles, "sentinel-2")
     assert {"ndmi", "mndwi", "nbr", "ndbi", "ibi", "ndfi", "bui", "ui", "nbi", "mvi"} <= set(offered)
@@ -73,20 +74,20 @@ def test_sentinel2_prefers_b08_and_accepts_unpadded_names():
 
 def test_landsat_names_need_the_sensor():
     names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    assert I.detect_sensor(names) is None and I.resolve_roles(names) == {}
-    assert I.available_indices(I.resolve_roles(names)) == []
-    l57 = I.resolve_roles(names, "landsat-5-7")
-    l89 = I.resolve_roles(names, "landsat-8-9")
+    assert S.detect_sensor(names) is None and S.resolve_roles(names) == {}
+    assert I.available_indices(S.resolve_roles(names)) == []
+    l57 = S.resolve_roles(names, "landsat-5-7")
+    l89 = S.resolve_roles(names, "landsat-8-9")
     assert (l57["red"], l57["nir"], l57["thermal"]) == ("B3", "B4", "B6")
     assert (l89["red"], l89["nir"], l89["swir1"]) == ("B4", "B5", "B6")
     assert "thermal" not in l89  # no B10 here
     assert {"tc_brightness", "tc_greenness", "tc_wetness", "ebbi"} <= set(I.available_indices(l57, "landsat-5-7"))
     # roles by hand win over the sensor, and a band that is not there is a clear error
-    assert I.resolve_roles(names, "landsat-8-9", {"nir": "B4", "red": "B3"})["nir"] == "B4"
+    assert S.resolve_roles(names, "landsat-8-9", {"nir": "B4", "red": "B3"})["nir"] == "B4"
     with pytest.raises(ImageError, match="B9"):
-        I.resolve_roles(names, None, {"nir": "B9"})
+        S.resolve_roles(names, None, {"nir": "B9"})
     with pytest.raises(ImageError, match="sensor"):
-        I.resolve_roles(names, "landsat-3")
+        S.resolve_roles(names, "landsat-3")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -127,20 +128,25 @@ def test_sentinel2_indices_over_a_window_match_the_formulas():
 def test_landsat5_indices_and_tasseled_cap_at_a_pixel_by_hand():
     stack = open_image([str(p) for p in L5_FILES])
     assert stack.band_names == ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    v = read_derived(stack, {"sensor": "landsat-5-7",
-                             "indices": ["ndvi", "ndmi", "nbr", "ebbi", "tc_brightness", "tc_wetness"]})
+    assert set(stack.units.values()) == {""}  # Level-1 DN: no reflectance scale known
+    v = read_derived(stack, {"sensor": "landsat-5", "indices": ["ndvi", "ndmi", "nbr"]})
     # DN read with rasterio at (row 10, col 20): B1 62, B2 24, B3 17, B4 88, B5 56, B6 137, B7 15
     assert [l5_dn(i)[10, 20] for i in range(1, 8)] == [62, 24, 17, 88, 56, 137, 15]
     r, c = 10, 20
     assert v["ndvi"][r, c] == pytest.approx(71 / 105, abs=ATOL)          # (88-17)/(88+17)
     assert v["ndmi"][r, c] == pytest.approx(32 / 144, abs=ATOL)          # (88-56)/(88+56)
     assert v["nbr"][r, c] == pytest.approx(73 / 103, abs=ATOL)           # (88-15)/(88+15)
-    assert v["ebbi"][r, c] == pytest.approx(-32 / (10 * math.sqrt(193)), abs=ATOL)  # (56-88)/(10 sqrt(56+137))
-    # Crist (1985) brightness: .2043*62 + .4158*24 + .5524*17 + .5741*88 + .3124*56 + .2303*15
-    assert v["tc_brightness"][r, c] == pytest.approx(103.5063, abs=1e-3)
-    # wetness: .0315*62 + .2021*24 + .3102*17 + .1594*88 - .6806*56 - .6109*15
-    assert v["tc_wetness"][r, c] == pytest.approx(1.953 + 4.8504 + 5.2734 + 14.0272 - 38.1136 - 9.1635,
-                                                  abs=1e-3)
+    # indices that assume reflectance are refused on DN, saying what is missing and how to state it
+    for name in ("tc_brightness", "ebbi", "evi"):
+        with pytest.raises(ImageError, match=r"unknown scale.*images\[\]\.scale"):
+            I.add_derived(stack, {"sensor": "landsat-5", "indices": [name]})
+    # once the user states a scale (here reflectance = DN / 100), the tasseled cap is computed on it
+    v = read_derived(with_scale(stack, 0.01), {"sensor": "landsat-5", "indices": ["tc_brightness", "tc_wetness"]})
+    # Crist (1985) brightness: (.2043*62 + .4158*24 + .5524*17 + .5741*88 + .3124*56 + .2303*15) / 100
+    assert v["tc_brightness"][r, c] == pytest.approx(1.035063, abs=1e-5)
+    # wetness: (.0315*62 + .2021*24 + .3102*17 + .1594*88 - .6806*56 - .6109*15) / 100
+    assert v["tc_wetness"][r, c] == pytest.approx((1.953 + 4.8504 + 5.2734 + 14.0272 - 38.1136 - 9.1635) / 100,
+                                                  abs=1e-5)
     # without the sensor the Landsat names are ambiguous: NDVI is not offered
     with pytest.raises(ImageError, match="nir"):
         I.add_derived(stack, {"indices": ["ndvi"]})
@@ -202,7 +208,7 @@ def test_nan_propagates_and_division_by_zero_is_nan(tmp_path):
     with rasterio.open(path, "w", driver="GTiff", width=4, height=1, count=2, dtype="float32", nodata=-9999,
                        crs=CRS.from_epsg(32631), transform=from_origin(0, 10, 10, 10)) as dst:
         dst.write(np.stack([a, b]))
-    stack = open_image(path)
+    stack = with_scale(open_image(path), 1.0)  # the file holds reflectance: the user says so
     v = read_derived(stack, {"pairwise": {"operations": ["nd", "ratio", "difference"]},
                              "roles": {"nir": "B1", "red": "B2"}, "indices": ["ndvi", "evi2"]})
     np.testing.assert_allclose(v["nd_B1_B2"][0], [0.1 / 0.3, np.nan, np.nan, 1.0], atol=ATOL)

@@ -41,7 +41,7 @@ def test_no_map_before_two_classes(live):
 
 
 def test_overview_from_polygons_agrees_with_the_full_map(live, tmp_path):
-    from landclass_ui.classify import run
+    from landclass_ui.pipeline import run
 
     recipe = Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
                     training=[TrainingRef("file", SAMPLE.polygons, "class")])

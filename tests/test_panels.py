@@ -391,7 +391,7 @@ def test_file_with_classes_the_legend_lacks_asks_and_changes_nothing_yet(tmp_pat
 
 
 def test_dialog_maps_adds_and_ignores_classes(tmp_path):
-    from landclass_ui.classify import prepare
+    from landclass_ui.pipeline import prepare
 
     store = make_store(tmp_path, points=[P1], images=[ImageRef(L5_BANDS[0]), *map(ImageRef, L5_BANDS[1:])])
     panel = TrainingPanel(store, str(tmp_path))
@@ -533,7 +533,7 @@ def test_bands_of_stacked_files_are_listed_and_chosen_together(tmp_path):
     assert not is_error(panel.message), panel.message.value
     assert list(panel.bands.options) == ["B1", "B2", "B3", "B4", "B5", "B7"]
     assert len(panel.bands.value) == 6 and "6 band(s) in 6 file(s)" in panel.info.value
-    assert store.recipe.derived.sensor == "landsat-5-7"  # from the product name (LT5...)
+    assert store.recipe.derived.sensor == "landsat-5"  # from the product name (LT5...)
     panel.bands.value = ("B4", "B3", "B5")
     panel.apply_bands.click()
     assert [Path(i.path).name[-6:] for i in store.recipe.images] == ["B3.TIF", "B4.TIF", "B5.TIF"]
@@ -542,6 +542,36 @@ def test_bands_of_stacked_files_are_listed_and_chosen_together(tmp_path):
     assert list(panel.bands.options) == ["B3", "B4", "B5"]
     store.undo()
     assert len(store.recipe.images) == 6 and len(panel.bands.value) == 6
+
+
+def test_evi_on_dn_asks_for_the_reflectance_scale_and_works_once_it_is_set(tmp_path):
+    """Landsat 5 Level-1 DN: EVI is refused with the reason and the fix; the user types the scale in IMG; EVI
+    is then accepted and both are in the recipe file."""
+    store = make_store(tmp_path)
+    panel = ImagePanel(store, start_dir=str(tmp_path))
+    panel.path.value = str(L5_DIR / "LT52240631988227CUB02_B[123457].TIF")
+    panel.open_button.click()
+    assert "scale unknown" in panel.info.value
+    panel.indices.value = ("ndvi", "evi")
+    panel.apply_indices.click()
+    assert is_error(panel.message) and "evi assumes surface reflectance" in panel.message.value
+    assert "scale" in panel.message.value and store.recipe.derived.indices == []
+    panel.scale.value = "ten"
+    panel.apply_scale.click()
+    assert is_error(panel.message) and "number" in panel.message.value
+    panel.scale.value = "0.002"
+    panel.apply_scale.click()
+    assert not is_error(panel.message), panel.message.value
+    assert [i.scale for i in store.recipe.images] == [0.002] * 6
+    assert "values: reflectance (0-1)" in panel.info.value
+    panel.indices.value = ("ndvi", "evi")
+    panel.apply_indices.click()
+    assert not is_error(panel.message), panel.message.value
+    disk = on_disk(store)
+    assert disk["derived"]["indices"] == ["ndvi", "evi"] and disk["images"][0]["scale"] == 0.002
+    panel.scale.value = ""  # back to "as read": EVI cannot stay, the edit is refused and nothing changes
+    panel.apply_scale.click()
+    assert is_error(panel.message) and on_disk(store)["images"][0]["scale"] == 0.002
 
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt"])

@@ -9,7 +9,8 @@ import stat
 
 import pytest
 
-from landclass_ui import recipe as recipe_mod
+from landclass_ui import _files as files_mod
+from landclass_ui._files import atomic_write_text
 from landclass_ui.errors import ClassifierError, LandclassError, LegendError, RecipeError
 from landclass_ui.recipe import (
     SCHEMA_VERSION,
@@ -17,7 +18,6 @@ from landclass_ui.recipe import (
     ImageRef,
     Recipe,
     TrainingRef,
-    atomic_write_text,
     default_name,
 )
 
@@ -343,7 +343,7 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch, step, error):
     def broken(*args):
         raise OSError(error)
 
-    monkeypatch.setattr(recipe_mod.os, step, broken)
+    monkeypatch.setattr(files_mod.os, step, broken)
     with pytest.raises(OSError, match=error):
         atomic_write_text(path, "new content\n")
     monkeypatch.undo()
@@ -357,7 +357,7 @@ def test_failed_save_keeps_previous_recipe(tmp_path, monkeypatch):
     first.save(path)
     second = full_recipe(tmp_path)
     second.name = "changed"
-    monkeypatch.setattr(recipe_mod.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("boom")))
+    monkeypatch.setattr(files_mod.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("boom")))
     with pytest.raises(OSError):
         second.save(path)
     monkeypatch.undo()

@@ -10,10 +10,10 @@ import pytest
 from landclass_ui.display import composite_bands
 from landclass_ui.errors import RecipeError, TrainingDataError
 from landclass_ui.imagery import open_image
-from landclass_ui.indices import resolve_roles, sensor_from_paths
 from landclass_ui.legend import Legend, match_labels
 from landclass_ui.recipe import Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
+from landclass_ui.sensors import resolve_roles, sensor_from_paths
 from landclass_ui.store import RecipeStore, safe_file_name
 from landclass_ui.training import read_training
 
@@ -73,7 +73,7 @@ def test_with_classes_takes_next_values_and_unused_colours():
 
 @pytest.mark.parametrize("paths, sensor", [
     ([L8 / "LC08_L2SP_043024_20200802_20200914_02_T1_SR_B4.tif"], "landsat-8-9"),
-    ([DATA / "l5_amazon" / "LT52240631988227CUB02_B3.TIF"], "landsat-5-7"),
+    ([DATA / "l5_amazon" / "LT52240631988227CUB02_B3.TIF"], "landsat-5"),
     ([T11UPT / "T11UPT_20200804T183919_B04_60m.jp2"], "sentinel-2"),
     ([sample_paths().safe], "sentinel-2"),
     ([DATA / "s2_amazon" / "sen2_L2A_12band.tif"], None),
@@ -87,7 +87,7 @@ def test_sensor_from_product_names(paths, sensor):
     # Landsat 8 OLI: B4 red, B3 green, B2 blue (not the first three bands reversed: B4 B3 B2 by luck only)
     (sorted(L8.glob("LC08_*_SR_B*.tif")), "landsat-8-9", ["B4", "B3", "B2"]),
     # Landsat 5 TM: B3 red, B2 green, B1 blue
-    (sorted((DATA / "l5_amazon").glob("*_B[123457].TIF")), "landsat-5-7", ["B3", "B2", "B1"]),
+    (sorted((DATA / "l5_amazon").glob("*_B[123457].TIF")), "landsat-5", ["B3", "B2", "B1"]),
     # Sentinel-2 band files in name order (B02 B03 B04 B11 B12 B8A): B04 B03 B02
     (sorted(T11UPT.glob("T11UPT_*_B*_60m.jp2")), None, ["B04", "B03", "B02"]),
 ])

@@ -1,16 +1,25 @@
 """Hold-out split and spatial k-fold by polygon / spatial block, never by pixel; cross-validation on the real
-Landsat 5 data."""
+Landsat 5 data; the scikit-learn splitter SpatialGroupKFold on four real scenes (the bundled Sentinel-2 sample,
+Sentinel-2 and Landsat 8 T11UPT, Landsat 5 Amazon)."""
+import doctest
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GroupKFold, check_cv, cross_val_predict
+from sklearn.model_selection import cross_validate as sklearn_cross_validate
 
-from landclass_ui.classify import prepare
+import landclass_ui.validation
+from landclass_ui.pipeline import prepare
 from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
+from landclass_ui.sample import sample_paths
 from landclass_ui.training import SampleTable
 from landclass_ui.validation import (
     CrossValidation,
+    SpatialGroupKFold,
     ValidationError,
     cross_validate,
     holdout,
@@ -168,7 +177,7 @@ def test_polygons_are_never_cut_by_blocks():
     pts["group"] += poly["group"].max() + 1
     frame = pd.concat([poly, pts], ignore_index=True)
     units = split_units(frame)
-    for g, rows in frame.groupby("group").groups.items():
+    for rows in frame.groupby("group").groups.values():
         assert len(set(units[frame.index.get_indexer(rows)])) == 1
     split = split_by_group(frame, seed=0)
     assert not groups_on_both_sides(split, frame)
@@ -248,3 +257,305 @@ def test_holdout_on_landsat(l5):
     assert report.n == len(split.validation.frame)
     assert report.overall_accuracy > 0.9
     assert set(split.validation.frame["class"]) == set(frame["class"])
+
+
+# --- SpatialGroupKFold: the scikit-learn splitter ---------------------------------------------------------------------
+#
+# Real training data of four scenes (units per class, from split_units):
+#   sample  bundled S2 L2A T31TCJ, 4 bands, 3113 px in 10 polygons: FARM 5, FOREST 1, WATER 4
+#   s2      tests/data/s2_t11upt, 6 bands, 479 px in 8 polygons: Bare Earth 3, Built Up 2, Vegetation 2, Water 1
+#   l8      tests/data/l8_t11upt, 4 bands, 89 points in 83 blocks: Bare Earth 38, Built Up 4, Vegetation 39, Water 2
+#   l5      tests/data/l5_amazon, 6 bands, 4410 px in 36 polygons: cleared 10, fallen_dry 8, forest 9, water 9
+
+S2_T11UPT = DATA / "s2_t11upt"
+L8_T11UPT = DATA / "l8_t11upt"
+
+
+def scene_recipe(name):
+    if name == "sample":
+        paths = sample_paths()
+        return Recipe(images=[ImageRef(paths.safe)], training=[TrainingRef("file", paths.polygons, paths.class_field)])
+    if name == "s2":
+        bands = [S2_T11UPT / f"T11UPT_20200804T183919_{b}_60m.jp2" for b in ("B02", "B03", "B04", "B8A", "B11", "B12")]
+        return Recipe(images=[ImageRef(str(p)) for p in bands],
+                      training=[TrainingRef("file", str(S2_T11UPT / "landcover.shp"), "MC_name")])
+    if name == "l8":
+        bands = [L8_T11UPT / f"LC08_L2SP_043024_20200802_20200914_02_T1_SR_{b}.tif" for b in ("B2", "B3", "B4", "B5")]
+        return Recipe(images=[ImageRef(str(p)) for p in bands],
+                      training=[TrainingRef("file", str(L8_T11UPT / "training_points.shp"), "MC_name")])
+    assert name == "l5"
+    return Recipe(images=[ImageRef(p) for p in L5],
+                  training=[TrainingRef("file", str(DATA / "l5_amazon/training_polygons.gpkg"), "class")])
+
+
+#: scene -> (folds used, number of units, polygons or points)
+SCENES = {"sample": (5, 10), "s2": (4, 8), "l8": (5, 83), "l5": (5, 36)}
+
+
+@pytest.fixture(scope="module", params=list(SCENES))
+def scene(request):
+    """(name, samples, units, n_splits) of a real scene's training data."""
+    samples = prepare(scene_recipe(request.param)).samples
+    units = split_units(samples)
+    n_splits, n_units = SCENES[request.param]
+    assert len(np.unique(units)) == n_units
+    return request.param, samples, units, n_splits
+
+
+def folds_of(cv, X, y, groups):
+    folds = list(cv.split(X, y, groups))
+    assert len(folds) == cv.get_n_splits()
+    return folds
+
+
+def test_cross_val_predict_with_spatial_group_kfold_on_real_scenes(scene):
+    name, samples, units, k = scene
+    X, y = samples.features, samples.classes
+    cv = SpatialGroupKFold(k, seed=0)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0)
+    predicted = cross_val_predict(forest, X, y, groups=units, cv=cv)
+    assert predicted.shape == y.shape and set(np.unique(predicted)) <= set(np.unique(y))
+    # each sample predicted by the forest fitted on the other folds of *this* splitter
+    expected = np.empty_like(y)
+    for train, test in cv.split(X, y, units):
+        forest_k = RandomForestClassifier(n_estimators=20, random_state=0).fit(X[train], y[train])
+        expected[test] = forest_k.predict(X[test])
+    np.testing.assert_array_equal(predicted, expected)
+    # and sklearn's cross_validate takes it too
+    scores = sklearn_cross_validate(forest, X, y, groups=units, cv=cv, scoring="accuracy")["test_score"]
+    assert len(scores) == k and np.all((scores >= 0) & (scores <= 1))
+    if name == "l5":  # well separated classes: a spatial CV accuracy like test_cross_validate_on_landsat's
+        assert np.mean(predicted == y) > 0.9
+
+
+def test_no_unit_on_both_sides_and_every_sample_tested_once(scene):
+    _, samples, units, k = scene
+    y = samples.classes
+    n = len(y)
+    tested = np.zeros(n, int)
+    for train, test in folds_of(SpatialGroupKFold(k, seed=3), samples.features, y, units):
+        assert train.dtype.kind == test.dtype.kind == "i" and train.ndim == test.ndim == 1
+        assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+        assert len(train) and len(test) and len(train) + len(test) == n
+        assert np.union1d(train, test).tolist() == list(range(n))
+        assert not set(units[train]) & set(units[test]), "a polygon/block on both sides"
+        tested[test] += 1
+    assert (tested == 1).all()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_class_on_both_sides_of_every_fold_where_feasible(scene, seed):
+    """A class of m units is tested in min(m, k) folds (all when m >= k) and, when m >= 2, learned in all k."""
+    _, samples, units, k = scene
+    y = samples.classes
+    units_per_class = pd.Series(units).groupby(y).nunique()
+    folds = folds_of(SpatialGroupKFold(k, seed=seed), None, y, units)
+    for cls, m in units_per_class.items():
+        in_test = sum(cls in set(y[test]) for _, test in folds)
+        in_train = sum(cls in set(y[train]) for train, _ in folds)
+        assert in_test == min(m, k), (cls, m)
+        assert in_train == (k if m >= 2 else k - 1), (cls, m)
+    # units are balanced over the folds
+    n_units = [len(np.unique(units[test])) for _, test in folds]
+    assert max(n_units) - min(n_units) <= 1
+
+
+def test_sklearn_group_kfold_does_not_keep_classes_on_both_sides(scene):
+    """The check above is not trivially met: group k-fold without stratification by class misses it."""
+    _, samples, units, k = scene
+    y = samples.classes
+    units_per_class = pd.Series(units).groupby(y).nunique()
+    misses = 0
+    for seed in range(8):
+        folds = folds_of(GroupKFold(k, shuffle=True, random_state=seed), samples.features, y, units)
+        for cls, m in units_per_class.items():
+            misses += sum(cls in set(y[test]) for _, test in folds) != min(m, k)
+            misses += m >= 2 and sum(cls in set(y[train]) for train, _ in folds) != k
+    assert misses > 0
+
+
+@pytest.mark.parametrize("groups_per_class, k", [((30, 2, 3, 2), 5), ((10, 8, 6, 2), 5), ((2, 2, 2, 2, 2), 2),
+                                                 ((7, 7), 7), ((5, 4, 1), 3)])
+def test_classes_on_both_sides_where_feasible_synthetic(groups_per_class, k):
+    frame = polygons_frame(groups_per_class=groups_per_class, seed=1)
+    y, units = frame["class"].to_numpy(), split_units(frame)
+    for seed in range(10):
+        folds = folds_of(SpatialGroupKFold(k, seed=seed), frame, y, units)
+        for cls, m in enumerate(groups_per_class, start=1):
+            assert sum(cls in set(y[test]) for _, test in folds) == min(m, k)
+            assert sum(cls in set(y[train]) for train, _ in folds) == (k if m >= 2 else k - 1)
+
+
+def test_folds_of_points_keep_blocks_whole():
+    frame = points_frame()
+    units = split_units(frame)
+    blocks = spatial_blocks(frame)
+    for train, test in SpatialGroupKFold(4, seed=1).split(frame, frame["class"], units):
+        assert not set(blocks[train]) & set(blocks[test])
+        # a block of two classes (the mixed pair) is dealt whole too
+        assert set(frame["class"].iloc[test]) == {1, 2, 3} == set(frame["class"].iloc[train])
+
+
+def test_same_seed_same_folds_other_seed_other_folds(scene):
+    _, samples, units, k = scene
+    X, y = samples.features, samples.classes
+
+    def tests(seed):
+        return [test for _, test in SpatialGroupKFold(k, seed=seed).split(X, y, units)]
+
+    first = tests(7)
+    for a, b in zip(first, tests(7)):
+        np.testing.assert_array_equal(a, b)
+    cv = SpatialGroupKFold(k, seed=7)  # one splitter gives the same folds at every call
+    for a, b, c in zip(first, [t for _, t in cv.split(X, y, units)], [t for _, t in cv.split(X, y, units)]):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    others = [tests(s) for s in (8, 9, 10)]
+    assert any(not all(np.array_equal(a, b) for a, b in zip(first, other)) for other in others)
+    # seed=None draws anew
+    fresh = [tests(None) for _ in range(4)]
+    assert any(not all(np.array_equal(a, b) for a, b in zip(fresh[0], f)) for f in fresh[1:])
+
+
+def test_folds_do_not_depend_on_row_order_or_on_the_unit_labels():
+    frame = polygons_frame(groups_per_class=(10, 8, 6, 3), seed=2)
+    y, units = frame["class"].to_numpy(), split_units(frame)
+    cv = SpatialGroupKFold(5, seed=4)
+    fold_of_unit = {int(u): f for f, (_, test) in enumerate(cv.split(None, y, units)) for u in set(units[test])}
+    order = np.random.default_rng(0).permutation(len(frame))
+    shuffled = {int(u): f for f, (_, test) in enumerate(cv.split(None, y[order], units[order]))
+                for u in set(units[order][test])}
+    assert shuffled == fold_of_unit
+    # other labels in the same order (e.g. the features' own ids): the same folds
+    relabelled = [test for _, test in cv.split(None, y, 1000 + 7 * units)]
+    assert next(test for _, test in cv.split(None, y, units)).tolist() == relabelled[0].tolist()
+    assert all(set(units[test]) == {u for u, f in fold_of_unit.items() if f == i} for i, test in enumerate(relabelled))
+
+
+def test_get_n_splits_and_the_splitter_interface():
+    cv = SpatialGroupKFold(3, seed=5)
+    assert cv.get_n_splits() == 3 == cv.get_n_splits(np.zeros((4, 1)), [1, 1, 2, 2], [0, 1, 2, 3])
+    assert SpatialGroupKFold().get_n_splits() == 5 and SpatialGroupKFold().seed == 0
+    assert SpatialGroupKFold(np.int64(4)).get_n_splits() == 4
+    frame = polygons_frame()
+    assert len(list(cv.split(frame, frame["class"], frame["group"]))) == 3
+    assert check_cv(cv) is cv
+    assert repr(cv) == "SpatialGroupKFold(n_splits=3, seed=5)"
+    assert isinstance(cv, sklearn.model_selection.BaseCrossValidator)
+    with pytest.raises(TypeError):
+        SpatialGroupKFold(3, 5)  # seed is keyword-only
+
+
+def test_metadata_routing_requests_groups(scene):
+    """With metadata routing on, groups reach the splitter without set_split_request (as for GroupKFold)."""
+    _, samples, units, k = scene
+    X, y = samples.features, samples.classes
+    cv = SpatialGroupKFold(k, seed=0)
+    assert cv.get_metadata_routing().consumes("split", ["groups"]) == {"groups"}
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)
+    plain = cross_val_predict(forest, X, y, groups=units, cv=cv)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = cross_val_predict(forest, X, y, params={"groups": units}, cv=cv)
+    np.testing.assert_array_equal(plain, routed)
+
+
+def _folds_before_issue_9(frame, units, k, seed, class_column="class"):
+    """The fold of each row as spatial_kfold dealt them before the splitter existed (its code, verbatim)."""
+    table = pd.DataFrame({"unit": units, "cls": frame[class_column].to_numpy()})
+    classes_of = {u: set(c) for u, c in table.groupby("unit")["cls"]}
+    rng = np.random.default_rng(seed)
+    units_of = {}
+    for u, cs in classes_of.items():
+        for c in cs:
+            units_of.setdefault(c, []).append(u)
+    order = sorted(units_of, key=lambda c: (len(units_of[c]), str(c)))
+    fold_of = {}
+    fold_size = np.zeros(k, dtype=np.int64)
+    for c in order:
+        members = sorted(units_of[c])
+        per_fold = np.zeros(k, dtype=np.int64)
+        for u in members:
+            if u in fold_of:
+                per_fold[fold_of[u]] += 1
+        for i in rng.permutation(len(members)):
+            u = members[i]
+            if u in fold_of:
+                continue
+            best = min(range(k), key=lambda f: (per_fold[f], fold_size[f], f))
+            fold_of[u] = best
+            per_fold[best] += 1
+            fold_size[best] += 1
+    return np.array([fold_of[u] for u in units], dtype=np.int64)
+
+
+def assert_same_folds(cv_folds, kfold_splits, reference):
+    assert len(cv_folds) == len(kfold_splits) == reference.max() + 1
+    for f, ((train, test), split) in enumerate(zip(cv_folds, kfold_splits)):
+        np.testing.assert_array_equal(test, np.flatnonzero(reference == f))
+        np.testing.assert_array_equal(train, np.flatnonzero(reference != f))
+        np.testing.assert_array_equal(split.learning_mask, reference != f)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_splitter_gives_the_folds_of_spatial_kfold_on_real_scenes(scene, seed):
+    _, samples, units, k = scene
+    for n_splits in sorted({2, k}):
+        cv_folds = list(SpatialGroupKFold(n_splits, seed=seed).split(samples.features, samples.classes, units))
+        splits = list(spatial_kfold(samples, k=n_splits, seed=seed))
+        assert_same_folds(cv_folds, splits, _folds_before_issue_9(samples.frame, units, n_splits, seed))
+        for (_, test), split in zip(cv_folds, splits):
+            pd.testing.assert_frame_equal(split.validation.frame, samples.frame.iloc[test].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("make", [lambda: polygons_frame(groups_per_class=(10, 8, 6, 3)), points_frame,
+                                  lambda: polygons_frame(groups_per_class=(30, 2, 3, 2), seed=4)])
+def test_splitter_gives_the_folds_of_spatial_kfold_synthetic(make):
+    frame = make()
+    units = split_units(frame)
+    for k, seed in [(2, 0), (3, 1), (4, 9)]:
+        cv_folds = list(SpatialGroupKFold(k, seed=seed).split(frame, frame["class"], units))
+        assert_same_folds(cv_folds, list(spatial_kfold(frame, k=k, seed=seed)),
+                          _folds_before_issue_9(frame, units, k, seed))
+
+
+def test_cross_validate_uses_the_splitters_folds(l5):
+    result = cross_validate(l5.samples, l5.legend, "random-forest", None, k=4, seed=2)
+    folds = list(SpatialGroupKFold(4, seed=2).split(None, l5.samples.classes, split_units(l5.samples)))
+    assert result.n_validation == [len(test) for _, test in folds]
+
+
+def test_splitter_errors():
+    frame = polygons_frame(groups_per_class=(2, 2))  # 4 polygons
+    X, y, units = frame[["b1"]], frame["class"], split_units(frame)
+    with pytest.raises(ValidationError, match="at least 5 polygons/blocks; the training data have 4"):
+        SpatialGroupKFold(5).split(X, y, units)  # raised by the call, before the first fold
+    assert len(list(SpatialGroupKFold(4).split(X, y, units))) == 4
+    for bad in (1, 0, -3, 2.5, "3", None, True):
+        with pytest.raises(ValidationError, match="n_splits must be an integer >= 2"):
+            SpatialGroupKFold(bad)
+    for bad in (-1, 1.5, "0", True):
+        with pytest.raises(ValidationError, match="seed"):
+            SpatialGroupKFold(2, seed=bad)
+    cv = SpatialGroupKFold(2)
+    with pytest.raises(ValidationError, match="needs groups"):
+        cv.split(X, y)
+    with pytest.raises(ValidationError, match="needs y"):
+        cv.split(X, None, units)
+    with pytest.raises(ValidationError, match="one row per sample"):
+        cv.split(X, y, units[:-1])
+    with pytest.raises(ValidationError, match="one row per sample"):
+        cv.split(X[:-1], y, units)
+    with pytest.raises(ValidationError, match="groups has missing values"):
+        cv.split(X, y, np.where(units == 0, np.nan, units))
+    with pytest.raises(ValidationError, match=r"y must be one label per sample"):
+        cv.split(X, np.c_[y, y], units)
+    assert issubclass(ValidationError, ValueError)  # what sklearn's callers catch
+    # a column vector is one label per sample
+    a = [t for _, t in cv.split(X, y.to_numpy()[:, None], units[:, None])]
+    b = [t for _, t in cv.split(X, y, units)]
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(landclass_ui.validation, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5 and result.failed == 0

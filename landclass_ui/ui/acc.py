@@ -13,6 +13,7 @@ from typing import Callable
 import ipywidgets as W
 
 from ..guidance import UNCERTAIN_THRESHOLD, LiveAccuracy, Suggestion
+from ..report import plot_confusion
 
 __all__ = ["AccuracyPanel"]
 
@@ -97,8 +98,6 @@ class AccuracyPanel:
             "<table class='landclass-acc-classes' style='border-collapse:collapse'>"
             "<tr><th>class</th><th>n</th><th title='user&#39;s accuracy'>UA</th>"
             "<th title='producer&#39;s accuracy'>PA</th><th>F1</th></tr>" + rows + "</table>")
-        from ..report import plot_confusion
-
         path = plot_confusion(report, self.workdir / "live_confusion.png",
                               title=f"Cross-validation, pooled folds (n = {report.n})")
         self.image.value = Path(path).read_bytes()

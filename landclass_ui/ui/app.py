@@ -26,17 +26,19 @@ from pathlib import Path
 import ipywidgets as W
 
 from ..classifiers import feature_importance
-from ..classify import open_recipe_image, open_recipe_images
 from ..display import composite_bands, make_composite, make_empty
 from ..errors import LandclassError
-from ..indices import resolve_roles, sensor_from_paths
+from ..guidance import assess_training, locate, suggest_points, view_window
 from ..legend import Legend
 from ..live import LiveClassifier
-from ..recipe import Recipe, TrainingRef, default_name
+from ..pipeline import open_recipe_image, open_recipe_images
+from ..recipe import ImageRef, Recipe, TrainingRef, default_name
 from ..sample import sample_paths
+from ..sensors import resolve_roles, sensor_from_paths
 from ..store import RecipeStore
 from ..tiles import TileService
 from ..training import legend_colors, read_training
+from ..worker import Debounced, Worker
 from .acc import AccuracyPanel
 from .auxiliary_panel import AuxPanel
 from .cls import ClassifierPanel
@@ -65,8 +67,6 @@ def default_recipe() -> Recipe:
     s = sample_paths()
     frame = read_training(s.polygons, s.class_field)
     legend = Legend.from_labels(list(frame["label"]), legend_colors(frame))
-    from ..recipe import ImageRef
-
     return Recipe(name=default_name(), images=[ImageRef(s.safe)], legend=legend.to_list(),
                   training=[TrainingRef("points", points=[])])
 
@@ -112,16 +112,11 @@ class LandclassApp:
         self.tiles = TileService(routing)
         self.status = W.HTML()
         self.status.add_class("landclass-status")
-        self._lock = threading.Lock()
-        self._pending: set[str] = set()
-        self._busy = False
+        self.worker = Worker(self._run, on_error=self._live_failed, name="landclass-live")
         self.version = 0
         self.timings: list[dict] = []
         self.accuracy_seconds: list[float] = []
-        self.assess_delay = 2.0
-        self._assess_timer: threading.Timer | None = None
-        self._assess_lock = threading.Lock()
-        self._train_version = 0
+        self.assessor = Debounced(self._assess_job, 2.0, on_error=self._assess_failed)
         self._live_dirs = itertools.count(1)
         self.live: LiveClassifier | None = None
         self._polygon_cache: dict[tuple, object] = {}
@@ -350,31 +345,18 @@ class LandclassApp:
     # --- live classification worker -----------------------------------------------------------------
 
     def _schedule(self, *what: str) -> None:
-        """Queue work for the worker thread; work queued while it runs is merged into its next pass, so
-        clicks are never lost and never pile up."""
-        with self._lock:
-            self._pending.update(what)
-            if self._busy:
-                return
-            self._busy = True
-        threading.Thread(target=self._work, daemon=True, name="landclass-live").start()
+        """Queue work for the worker thread (:class:`landclass_ui.worker.Worker`): work queued while it runs
+        is merged into its next pass, so clicks are never lost and never pile up."""
+        self.worker.schedule(*what)
 
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                todo, self._pending = self._pending, set()
-                if not todo:
-                    self._busy = False
-                    return
-            try:
-                self._run(todo)
-            except LandclassError as exc:
-                self._set_status("")
-                self._show(str(exc), "error")
-            except Exception as exc:  # never a traceback in the page: one line, the details in the log
-                LOG.exception("live classification failed (%s)", ", ".join(sorted(todo)))
-                self._set_status("")
-                self._show(f"unexpected error: {type(exc).__name__}: {exc} (details in {self.log_path})", "error")
+    def _live_failed(self, exc: BaseException, todo: set[str]) -> None:
+        self._set_status("")
+        if isinstance(exc, LandclassError):
+            self._show(str(exc), "error")
+            return
+        # never a traceback in the page: one line, the details in the log
+        LOG.error("live classification failed (%s)", ", ".join(sorted(todo)), exc_info=exc)
+        self._show(f"unexpected error: {type(exc).__name__}: {exc} (details in {self.log_path})", "error")
 
     def _run(self, todo: set[str]) -> None:
         recipe = Recipe.from_dict(self.store.recipe.to_dict())  # a snapshot: edits go on meanwhile
@@ -505,8 +487,8 @@ class LandclassApp:
             frame = self._polygon_cache[key]
             for label, part in frame.groupby("label"):
                 by_class.setdefault(str(label), []).append(part)
-        import pandas as pd
         import geopandas as gpd
+        import pandas as pd
 
         layers = []
         for label, parts in by_class.items():
@@ -523,7 +505,7 @@ class LandclassApp:
         start = time.perf_counter()
         # no legend yet (a new recipe): nothing to train until a training file or LEG gives classes
         result = self.live.update(recipe, Legend.from_list(recipe.legend)) if recipe.legend else None
-        self._train_version += 1
+        self.assessor.cancel()  # a newer classification: a pending assessment of the old one is stale
         if result is None:
             self.ui.call(self.cls.show_importance, None)
             self._overview = None
@@ -552,30 +534,25 @@ class LandclassApp:
                          f"(v{self.version})")
 
     def _schedule_assess(self, recipe: Recipe, samples) -> None:
-        """Cross-validate in the background, :attr:`assess_delay` s after the last retrain: a run of clicks
-        retrains at once each time, and the accuracy follows when the clicking pauses (a newer retrain
+        """Cross-validate in the background, :attr:`assessor`'s delay (2 s) after the last retrain: a run of
+        clicks retrains at once each time, and the accuracy follows when the clicking pauses (a newer retrain
         cancels a pending assessment)."""
-        if self._assess_timer is not None:
-            self._assess_timer.cancel()
-        timer = threading.Timer(self.assess_delay, self._assess_job, args=(self._train_version, recipe, samples))
-        timer.daemon = True
-        self._assess_timer = timer
-        timer.start()
+        self.assessor.call(recipe, samples)
 
-    def _assess_job(self, version: int, recipe: Recipe, samples) -> None:
-        if version != self._train_version:
-            return  # a newer classification came meanwhile; its own assessment follows
-        with self._assess_lock:
-            start = time.perf_counter()
-            try:
-                self._assess(recipe, Legend.from_list(recipe.legend or []), samples)
-            except LandclassError as exc:
-                self.ui.call(self.acc.clear)
-                self._show(str(exc), "error")
-            except Exception as exc:
-                LOG.exception("accuracy assessment failed")
-                self._show(f"accuracy failed: {type(exc).__name__}: {exc} (details in {LOG_NAME})", "error")
+    def _assess_job(self, recipe: Recipe, samples) -> None:
+        start = time.perf_counter()
+        try:
+            self._assess(recipe, Legend.from_list(recipe.legend or []), samples)
+        finally:
             self.accuracy_seconds.append(time.perf_counter() - start)
+
+    def _assess_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, LandclassError):
+            self.ui.call(self.acc.clear)
+            self._show(str(exc), "error")
+            return
+        LOG.error("accuracy assessment failed", exc_info=exc)
+        self._show(f"accuracy failed: {type(exc).__name__}: {exc} (details in {LOG_NAME})", "error")
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Block until the live classification and its accuracy assessment are done (for scripts and tests).
@@ -585,15 +562,11 @@ class LandclassApp:
         TimeoutError
         """
         deadline = time.monotonic() + timeout
-        while self._busy or (self._assess_timer is not None and self._assess_timer.is_alive()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the live classification is still busy after {timeout} s")
-            time.sleep(0.05)
+        self.worker.wait_idle(timeout)
+        self.assessor.wait(max(0.0, deadline - time.monotonic()))
 
     def _assess(self, recipe: Recipe, legend: Legend, samples) -> None:
         """Cross-validate the live model's training pixels for the ACC panel (see landclass_ui.guidance)."""
-        from ..guidance import assess_training
-
         if samples is None:
             self.ui.call(self.acc.clear)
             return
@@ -602,8 +575,6 @@ class LandclassApp:
 
     def _suggest(self) -> None:
         """Least-confident places of the scene, or of the visible part of it, for the ACC panel."""
-        from ..guidance import locate, suggest_points, view_window
-
         result = self._overview
         if result is None or result.classes is None:
             self.ui.call(self.acc.show_suggestions, [], "the scene")

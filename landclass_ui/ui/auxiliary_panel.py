@@ -8,7 +8,9 @@ from dataclasses import replace
 import ipywidgets as W
 
 from ..auxiliary import AUXILIARY, TERRAIN_BANDS, check_entry, parse_entry
-from ..errors import LandclassError
+from ..errors import ImageError, LandclassError
+from ..pipeline import open_recipe_image
+from ..recipe import DerivedRef
 from ..store import RecipeStore
 from .common import Message, guarded
 
@@ -87,9 +89,6 @@ class AuxPanel:
 
     def _grid(self):
         """The image grid of the recipe (None without an image)."""
-        from ..classify import open_recipe_image
-        from ..recipe import DerivedRef
-
         recipe = self.store.recipe
         if not recipe.images:
             return None
@@ -157,8 +156,6 @@ class AuxPanel:
 
     def add(self, layer: str, path: str) -> None:
         """Check the file against the image and put it in the recipe (replacing the layer's previous file)."""
-        from ..errors import ImageError
-
         path = (path or "").strip()
         if not path:
             raise ImageError(f"give the path of a {'DEM' if layer == 'terrain' else 'water raster'} file")

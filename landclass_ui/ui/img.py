@@ -6,12 +6,12 @@ import os
 
 import ipywidgets as W
 
-from ..display import COMPOSITES
-from ..imagery import open_image
-from ..indices import (INDICES, OPERATIONS, ROLES, SENSORS, available_indices, detect_sensor, resolve_roles,
-                       sensor_from_paths)
-from ..recipe import ImageRef
 from ..errors import ImageError
+from ..imagery import combine_stacks, open_image
+from ..indices import INDICES, OPERATIONS, add_derived, available_indices
+from ..pipeline import open_recipe_images, open_ref
+from ..recipe import ImageRef
+from ..sensors import COMPOSITES, ROLES, SENSORS, detect_sensor, resolve_roles, sensor_from_paths
 from ..store import RecipeStore
 from .common import Message, guarded
 
@@ -63,6 +63,13 @@ class ImagePanel:
         self.bands.add_class("landclass-bands")
         self.apply_bands = W.Button(description="Use selected bands", icon="check")
         self.apply_bands.on_click(lambda _: guarded(self.message, self.set_bands, list(self.bands.value)))
+        self.scale = W.Text(description="Scale", placeholder="as read", layout=W.Layout(width="200px"),
+                            tooltip="reflectance = stored value x scale, e.g. 0.0001 for reflectance x 10000, "
+                                    "1 for a file in reflectance; empty: as the product tells")
+        self.scale.add_class("landclass-scale")
+        self.apply_scale = W.Button(description="Set reflectance scale", layout=W.Layout(width="180px"))
+        self.apply_scale.add_class("landclass-apply-scale")
+        self.apply_scale.on_click(lambda _: guarded(self.message, self.set_scale, self.scale.value))
         self.composite = W.Dropdown(options=list(COMPOSITES), value="true colour", description="Display",
                                     layout=W.Layout(width="340px"))
         self.info = W.HTML()
@@ -71,7 +78,8 @@ class ImagePanel:
         children = [W.HBox([self.path, self.open_button, self.add_button]), self.others]
         if self.chooser is not None:
             children.append(self.chooser)
-        children += [self.info, self.bands, self.apply_bands, self.composite, self.derived_box, self.message]
+        children += [self.info, self.bands, self.apply_bands, W.HBox([self.scale, self.apply_scale]),
+                     self.composite, self.derived_box, self.message]
         self.widget = W.VBox(children)
         self.widget.add_class("landclass-img")
         self._shown_path = None
@@ -100,20 +108,19 @@ class ImagePanel:
             self._refresh_derived()
             return
         ref = images[0]
+        self.scale.value = "" if ref.scale is None else f"{ref.scale:g}"
         self.others.value = "".join(
             f"<small>+ {os.path.basename(i.path.rstrip('/'))} (stacked on the first image's grid)</small><br>"
             for i in images[1:])
-        key = [(i.path, i.resolution) for i in images]
+        key = [(i.path, i.resolution, i.scale, i.offset) for i in images]
         if key != self._shown_path:
             if ref.path != (self._shown_path or [(None,)])[0][0]:
                 self.path.value = ref.path
-            full = [guarded(self.message, open_image, i.path, resolution=i.resolution) for i in images]
+            full = [guarded(self.message, open_ref, i) for i in images]
             if any(f is None for f in full):
                 return
             stack = full[0]
             if len(full) > 1:
-                from ..imagery import combine_stacks
-
                 stack = guarded(self.message, combine_stacks, full, [i.path for i in images])
                 if stack is None:
                     return
@@ -121,9 +128,13 @@ class ImagePanel:
             self._all_bands = stack.band_names  # unique names over all files, in stack order
             self._owners = [(i, b) for i, f in enumerate(full) for b in f.band_names]
             g = stack.grid
+            units = set(stack.units.values())
+            values = ("values: reflectance (0-1)" if units == {"reflectance"} else
+                      "values as stored, scale unknown: set the reflectance scale for EVI, SAVI, NDFI, tasseled "
+                      "cap..." if "" in units else "values: " + ", ".join(sorted(units)))
             self.info.value = (f"{g.width} x {g.height} px, {g.res[0]:g} {g.crs.linear_units or ''} pixels, "
-                               f"{g.crs.to_string()}, {len(stack.bands)} band(s) in {len(images)} file(s)"
-                               f"<br>{'<br>'.join(dict.fromkeys(stack.messages))}")
+                               f"{g.crs.to_string()}, {len(stack.bands)} band(s) in {len(images)} file(s); "
+                               f"{values}<br>{'<br>'.join(dict.fromkeys(stack.messages))}")
             self.bands.options = self._all_bands
         self.bands.value = tuple(self._selected())
         self._refresh_derived()
@@ -144,8 +155,6 @@ class ImagePanel:
     def add_image(self, path: str) -> None:
         """Stack another image (e.g. a second date, or the next band file) after the current ones; it must
         overlap the first."""
-        from ..imagery import combine_stacks
-
         images = self.store.recipe.images
         if not images:
             return self.open(path)
@@ -311,11 +320,43 @@ class ImagePanel:
             _settle_derived(r, names)
         guarded(self.message, self.store.edit, f"{role} band {band or 'none'}", change)
 
+    def set_scale(self, text: str) -> None:
+        """State the reflectance scale of every image (``reflectance = stored x scale``); empty: as read.
+
+        Raises
+        ------
+        ImageError
+            Not a positive number.
+        """
+        text = (text or "").strip()
+        try:
+            scale = None if not text else float(text)
+        except ValueError:
+            raise ImageError(f"scale must be a number such as 0.0001 or 1, not {text!r}") from None
+        if scale is not None and not (scale > 0 and scale != float("inf")):
+            raise ImageError(f"scale must be a positive number such as 0.0001 or 1, not {text!r}")
+
+        def change(r):
+            for ref in r.images:
+                ref.scale, ref.offset = scale, 0.0
+            _check_derived(r)
+        self.store.edit("reflectance scale", change)
+        self.message.show("values as read" if scale is None else f"reflectance = stored x {scale:g}", "ok")
+
     def set_indices(self, indices: list[str]) -> None:
+        """Compute these indices as bands (refused, with the reason, when the image cannot make them)."""
         def change(r):
             r.derived.indices = list(indices)
+            _check_derived(r)
         self.store.edit("select indices", change)
         self.message.show(f"indices: {', '.join(indices) or 'none'}", "ok")
+
+
+def _check_derived(recipe) -> None:
+    """Raise what computing the recipe's derived bands would raise (an index that needs reflectance on bands
+    of unknown scale, a missing role...), so the edit is refused with that message."""
+    if recipe.images and not recipe.derived.empty:
+        add_derived(open_recipe_images(recipe), recipe.derived)
 
 
 def _settle_derived(recipe, band_names: list[str], *, new_image: bool = False, sensor: str | None = None) -> None:

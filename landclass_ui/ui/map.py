@@ -5,7 +5,7 @@ import math
 from typing import Callable
 
 import ipywidgets as W
-from ipyleaflet import (CircleMarker, GeoJSON, LayerGroup, LayersControl, Map, ScaleControl, WidgetControl)
+from ipyleaflet import CircleMarker, GeoJSON, LayerGroup, LayersControl, Map, ScaleControl, WidgetControl
 
 __all__ = ["MapView", "screen_size", "metres_per_pixel", "fit_zoom"]
 

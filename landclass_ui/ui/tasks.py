@@ -7,8 +7,9 @@ from typing import Callable
 
 import ipywidgets as W
 
-from ..classify import run
 from ..errors import LandclassError
+from ..pipeline import run
+from ..recipe import Recipe, TrainingRef
 from ..store import RecipeStore
 from .common import LOG, LOG_NAME, Message
 
@@ -16,7 +17,7 @@ __all__ = ["ExportPanel"]
 
 
 class ExportPanel:
-    """Runs :func:`landclass_ui.classify.run` on a copy of the recipe in a worker thread."""
+    """Runs :func:`landclass_ui.pipeline.run` on a copy of the recipe in a worker thread."""
 
     def __init__(self, store: RecipeStore, workdir: str, *, call: Callable | None = None):
         self.store = store
@@ -55,8 +56,6 @@ class ExportPanel:
         if self.thread is not None and self.thread.is_alive():
             self.message.show("an export is already running", "info")
             return None
-        from ..recipe import Recipe
-
         recipe = Recipe.from_dict(self.store.recipe.to_dict())  # a snapshot: editing goes on meanwhile
         output = self.target()
         self.button.disabled = True
@@ -68,8 +67,6 @@ class ExportPanel:
 
     def _work(self, recipe, output: str) -> None:
         try:
-            from ..recipe import TrainingRef
-
             path = self.reference.value.strip()
             reference = (TrainingRef("file", path=str(Path(path).expanduser().resolve()),
                                      class_field=self.reference_field.value.strip() or None) if path else None)

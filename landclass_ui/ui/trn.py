@@ -9,8 +9,9 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from ..legend import Legend, LabelMatch, match_labels
-from ..recipe import Recipe, TrainingRef, atomic_write_text
+from .._files import atomic_write_text
+from ..legend import LabelMatch, Legend, match_labels
+from ..recipe import Recipe, TrainingRef
 from ..store import RecipeStore
 from ..training import apply_remap, legend_colors, read_training
 from .common import Message, guarded
@@ -136,7 +137,8 @@ class TrainingPanel:
         self.relabel_button.disabled = self.delete_button.disabled = not has
         if has:
             p = points[self.selected]
-            self.selection.value = f"Selected point {self.selected + 1}: class {p['class']} at {p['y']:.5f}, {p['x']:.5f}"
+            self.selection.value = (f"Selected point {self.selected + 1}: class {p['class']} at {p['y']:.5f}, "
+                                    f"{p['x']:.5f}")
         else:
             self.selection.value = "<i>Click a point on the map (training mode) to select it.</i>"
 

@@ -5,7 +5,8 @@ import numpy as np
 import rasterio
 import shapely
 
-from landclass_ui.classify import predict_block, prepare, run, train
+from landclass_ui.model import fit, predict_block
+from landclass_ui.pipeline import prepare, run
 from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
 
 DATA = Path(__file__).parent / "data"
@@ -28,7 +29,7 @@ def test_window_size_does_not_change_the_map(tmp_path):
 
 def test_predict_block_matches_the_estimator_and_masks_nodata():
     prepared = prepare(l5_recipe())
-    model = train(prepared.samples, prepared.legend)
+    model = fit(prepared.samples, prepared.legend)
     data = prepared.stack.read()[:, :40, :50].copy()
     data[2, 5:10, 5:10] = np.nan  # one band missing is enough to leave a pixel unclassified
     classes, prob = predict_block(model, data)
@@ -44,7 +45,7 @@ def test_predict_block_matches_the_estimator_and_masks_nodata():
 
 def test_default_classifier_is_a_25_tree_forest():
     prepared = prepare(l5_recipe())
-    model = train(prepared.samples, prepared.legend)
+    model = fit(prepared.samples, prepared.legend)
     assert model.classifier == "random-forest" and len(model.estimator.estimators_) == 25
     assert model.params["n_trees"] == 25 and model.params["bag_fraction"] == 0.5
 

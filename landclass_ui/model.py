@@ -1,0 +1,157 @@
+"""The model: fit a classifier on training samples, and classify one block of pixels with it.
+
+Pure functions of a model and arrays: nothing here reads or writes a file, so the same code serves the
+command line (window by window, :mod:`landclass_ui.export`), the live map (:mod:`landclass_ui.live`) and the
+cross-validation (:mod:`landclass_ui.validation`).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .classifiers import get_spec, make_classifier, parse_params
+from .legend import NODATA_CLASS, Legend
+from .training import SampleTable
+
+__all__ = ["TrainedModel", "fit", "predict_block", "predict_block_probabilities"]
+
+
+@dataclass
+class TrainedModel:
+    """A fitted estimator with what is needed to apply it: band names (feature order) and the legend."""
+
+    estimator: object
+    band_names: list[str]
+    legend: Legend
+    classifier: str
+    params: dict
+    fit_seconds: float = 0.0
+    n_samples: int = 0
+
+    @property
+    def class_values(self) -> np.ndarray:
+        """Legend values in the estimator's probability column order."""
+        return np.asarray(self.estimator.classes_)
+
+
+def fit(samples: SampleTable, legend: Legend, classifier: str = "random-forest",
+        params: dict | None = None) -> TrainedModel:
+    """Fit ``classifier`` (a name from :data:`landclass_ui.classifiers.CLASSIFIERS`) on the samples.
+
+    Parameters
+    ----------
+    samples : SampleTable
+        ``features`` float32 ``(n, n_bands)`` (no NaN) and ``classes`` int ``(n,)`` (legend values).
+    legend : Legend
+        Carried with the model (class names and colours of its predictions).
+    classifier, params
+        The classifier and the parameters set by the user (defaults: SEPAL's, see
+        :mod:`landclass_ui.classifiers`).
+
+    Raises
+    ------
+    ClassifierError
+        Unknown classifier or a bad parameter.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from landclass_ui.legend import Legend
+    >>> from landclass_ui.training import SampleTable
+    >>> frame = pd.DataFrame({"class": [1, 1, 2, 2], "B04": [0.1, 0.12, 0.4, 0.41], "B8A": [0.3, 0.31, 0.05, 0.06]})
+    >>> model = fit(SampleTable(frame, ["B04", "B8A"]), Legend.from_labels(["forest", "water"]), "cart")
+    >>> block = frame[["B04", "B8A"]].to_numpy("float32").T.reshape(2, 2, 2)
+    >>> predict_block(model, block)[0].tolist()
+    [[1, 1], [2, 2]]
+    """
+    spec = get_spec(classifier)
+    full = parse_params(spec.name, params)
+    estimator = make_classifier(spec.name, full)
+    if hasattr(estimator, "band_names"):  # a pasted decision tree names its bands
+        estimator.band_names = list(samples.band_names)
+    _floor_bag_size(estimator, samples.classes)
+    start = time.perf_counter()
+    estimator.fit(samples.features, samples.classes)
+    return TrainedModel(estimator, list(samples.band_names), legend, spec.name, full,
+                        time.perf_counter() - start, len(samples.classes))
+
+
+def _floor_bag_size(estimator, classes: np.ndarray) -> None:
+    """Give each tree of a forest at least ``min(n, 4 x n_classes)`` pixels.
+
+    SEPAL's bag fraction (0.5) is right for thousands of pixels, but with the handful of points of a first
+    live training it leaves trees with one pixel, which predict one class everywhere (two clicks, water and
+    forest, gave an all-forest map). The fraction is applied as given once the sample is large enough.
+    """
+    fraction = getattr(estimator, "max_samples", None)
+    if not isinstance(fraction, float):
+        return
+    n = len(classes)
+    floor = min(n, 4 * len(np.unique(classes)))
+    if fraction * n < floor:
+        estimator.set_params(max_samples=max(math.ceil(fraction * n), floor))
+
+
+def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Classify one block of pixels.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        float32 ``(n_bands, height, width)``, NaN where nodata, bands in ``model.band_names`` order.
+
+    Returns
+    -------
+    classes : numpy.ndarray
+        uint8 ``(height, width)``: legend values, :data:`NODATA_CLASS` (255) where any band is nodata.
+    probability : numpy.ndarray
+        uint8 ``(height, width)``: winning-class probability in percent (0-100), 255 where nodata.
+    """
+    n_band, height, width = data.shape
+    pixels = data.reshape(n_band, -1).T
+    valid = np.isfinite(pixels).all(axis=1)
+    classes = np.full(height * width, NODATA_CLASS, np.uint8)
+    probability = np.full(height * width, 255, np.uint8)
+    if valid.any():
+        proba = model.estimator.predict_proba(pixels[valid])
+        best = proba.argmax(axis=1)
+        classes[valid] = model.class_values[best].astype(np.uint8)
+        probability[valid] = np.rint(proba[np.arange(len(best)), best] * 100).astype(np.uint8)
+    return classes.reshape(height, width), probability.reshape(height, width)
+
+
+def predict_block_probabilities(model: TrainedModel, data: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`predict_block` (same ``classes`` and ``probability``), plus the probability of every legend
+    class, from one ``predict_proba`` call.
+
+    Returns
+    -------
+    classes, probability : numpy.ndarray
+        As :func:`predict_block`.
+    cube : numpy.ndarray
+        uint8 ``(n_legend_classes, height, width)`` in legend order: each class's probability in percent
+        (0-100, rounded, so a pixel's bands sum to 100 within rounding), 0 for a legend class the model was not
+        trained on, 255 where nodata.
+    """
+    n_band, height, width = data.shape
+    pixels = data.reshape(n_band, -1).T
+    valid = np.isfinite(pixels).all(axis=1)
+    values = list(model.legend.values)
+    classes = np.full(height * width, NODATA_CLASS, np.uint8)
+    probability = np.full(height * width, 255, np.uint8)
+    cube = np.full((len(values), height * width), 255, np.uint8)
+    if valid.any():
+        proba = model.estimator.predict_proba(pixels[valid])
+        best = proba.argmax(axis=1)
+        classes[valid] = model.class_values[best].astype(np.uint8)
+        probability[valid] = np.rint(proba[np.arange(len(best)), best] * 100).astype(np.uint8)
+        cube[:, valid] = 0
+        column = {int(v): i for i, v in enumerate(model.class_values)}
+        for band, value in enumerate(values):
+            if int(value) in column:
+                cube[band, valid] = np.rint(proba[:, column[int(value)]] * 100).astype(np.uint8)
+    return classes.reshape(height, width), probability.reshape(height, width), cube.reshape(-1, height, width)

@@ -1,0 +1,355 @@
+"""The stages of a classification run, composed: each a named function with typed inputs and a typed result.
+
+::
+
+    recipe --prepare--> Prepared (feature stack, legend, training samples)
+           --hold_out--> HoldOut (learning / validation samples)
+           --model.fit--> TrainedModel
+           --export.write_classification--> OutputPaths (class map COG, legend, probabilities)
+           --assess--> Assessment (hold-out or reference accuracy, cross-validation)
+           --report--> AssessmentPaths (confusion matrix CSV/PNG, RESULTS.md)
+
+:func:`run` strings them together as the command line and the dashboard's Export use it; each stage can be
+called alone (the live map uses :func:`prepare`'s parts and :mod:`landclass_ui.model` directly).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from . import export
+from .accuracy import AccuracyReport
+from .accuracy import assess as assess_accuracy
+from .auxiliary import add_auxiliary
+from .classifiers import feature_importance
+from .errors import RecipeError
+from .export import OutputPaths
+from .imagery import ImageStack, combine_stacks, open_image, with_scale
+from .indices import add_derived
+from .legend import Legend, normalize_name
+from .model import TrainedModel, fit
+from .recipe import ImageRef, Recipe, TrainingRef
+from .report import AssessmentPaths, mapped_areas, write_assessment
+from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
+from .validation import CrossValidation, cross_validate, split_by_group
+
+__all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images",
+           "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
+           "report", "run"]
+
+
+# --- Stage 1: prepare (image -> feature stack; training data -> legend and samples) ---------------------
+
+
+@dataclass
+class Prepared:
+    """What a recipe resolves to before training: the feature stack, the legend and the training samples."""
+
+    recipe: Recipe
+    stack: ImageStack
+    legend: Legend
+    samples: SampleTable
+    messages: list[str] = field(default_factory=list)
+
+
+def open_ref(ref: ImageRef) -> ImageStack:
+    """One recipe image as a stack: its bands as selected, with the scale the user stated, if any.
+
+    Raises what :func:`landclass_ui.imagery.open_image` and :func:`landclass_ui.imagery.with_scale` raise.
+    """
+    stack = open_image(ref.path, bands=ref.bands, resolution=ref.resolution)
+    return stack if ref.scale is None else with_scale(stack, ref.scale, ref.offset)
+
+
+def open_recipe_images(recipe: Recipe) -> ImageStack:
+    """The recipe's images, bands as selected, as one stack on the first image's grid (no derived band, no
+    auxiliary layer: what the map shows as the image).
+
+    Raises
+    ------
+    RecipeError
+        No image. ImageError, CRSError, NoOverlapError: see :func:`landclass_ui.imagery.open_image`.
+    """
+    if not recipe.images:
+        raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
+    stacks = [open_ref(ref) for ref in recipe.images]
+    return stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [ref.path for ref in recipe.images])
+
+
+def open_recipe_image(recipe: Recipe) -> ImageStack:
+    """The feature stack: the recipe's images (:func:`open_recipe_images`) with its derived bands
+    (:mod:`landclass_ui.indices`) and auxiliary layers (:mod:`landclass_ui.auxiliary`) appended as bands."""
+    stack = open_recipe_images(recipe)
+    if not recipe.derived.empty:
+        stack = add_derived(stack, recipe.derived)
+    return add_auxiliary(stack, recipe.auxiliary) if recipe.auxiliary else stack
+
+
+def read_recipe_training(recipe: Recipe, crs) -> pd.DataFrame:
+    """Every training set of the recipe as one table of features (``geometry``, ``label``, ``group``...) in
+    ``crs``; the dashboard's empty set of points beside a file is skipped.
+
+    Raises
+    ------
+    TrainingDataError, CRSError, LegendError
+        See :func:`landclass_ui.training.read_training`.
+    """
+    frames = []
+    for ref in recipe.training:
+        if ref.kind == "points":
+            if ref.points or len(recipe.training) == 1:
+                frames.append(points_frame(ref.points, crs=crs))
+        else:
+            frames.append(read_training(ref.path, ref.class_field, crs=crs, layer=ref.layer, remap=ref.remap))
+    if len(frames) == 1:
+        return frames[0]
+    features = pd.concat(frames, ignore_index=True)
+    features["group"] = range(len(features))
+    features.attrs = {"messages": [m for f in frames for m in f.attrs.get("messages", [])],
+                      "source": "training data", "colors": {k: v for f in frames for k, v in legend_colors(f).items()}}
+    return features
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    """Open the feature stack, read the training data, settle the legend and sample the training pixels.
+
+    When the recipe has no legend, one is derived from the training labels (:meth:`Legend.from_labels`, using
+    a ``color`` column of the training file when it has one) and stored in the recipe.
+
+    Raises
+    ------
+    LandclassError
+        Any input problem (see :mod:`landclass_ui.errors`).
+    """
+    recipe.validate()
+    stack = open_recipe_image(recipe)
+    messages = list(stack.messages)
+    features = read_recipe_training(recipe, stack.crs)
+    legend = recipe.legend_object()
+    if legend is None:
+        colors = features.attrs.get("colors") or legend_colors(features)
+        legend = Legend.from_labels(list(features["label"]), colors)
+        recipe.legend = legend.to_list()
+        messages.append("legend derived from the training data: " + ", ".join(
+            f"{e.value} {e.name} {e.color}" for e in legend))
+    samples = extract_samples(stack, features, legend)
+    messages.extend(samples.messages)
+    return Prepared(recipe, stack, legend, samples, messages)
+
+
+# --- Stage 2: hold out a validation sample ------------------------------------------------------------------
+
+
+@dataclass
+class HoldOut:
+    """The samples the model learns from, and those held out for validation (None: nothing held out)."""
+
+    learning: SampleTable
+    validation: SampleTable | None = None
+    how: str = ""
+    messages: list[str] = field(default_factory=list)
+
+
+def hold_out(samples: SampleTable, ratio: float | None, *, seed: int = 0) -> HoldOut:
+    """Hold out ``ratio`` (0-1) of the training polygons (spatial blocks for points) for validation, whole
+    polygons, stratified by class (:func:`landclass_ui.validation.split_by_group`); ``None``/0: none.
+
+    Raises
+    ------
+    ValidationError
+        A ratio outside 0-1, or nothing left on one side.
+    """
+    if not ratio:
+        return HoldOut(samples)
+    split = split_by_group(samples, ratio=1.0 - float(ratio), seed=seed)
+    learning, validation = split.learning, split.validation
+    how = (f"Validation sample: {ratio:.0%} of the training polygons held out (whole polygons, "
+           f"stratified by class, seed {seed}), {len(validation.frame)} pixels; the map was trained on the "
+           f"other {len(learning.frame)}. Simple random estimators: pixels of one polygon are alike, so the "
+           "intervals are optimistic.")
+    return HoldOut(learning, validation, how, list(split.messages))
+
+
+# --- Stage 3 (model.fit) and 4 (export.write_classification) live in their modules --------------------------
+
+
+# --- Stage 5: assess -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reference:
+    """An independent reference sample read before anything is written (a bad file leaves no output)."""
+
+    source: str
+    frame: pd.DataFrame
+
+
+def read_reference(ref: TrainingRef, prepared: Prepared, remap: dict | None = None) -> Reference:
+    """Read a reference sample (classes named as the legend, or mapped by ``remap``, e.g.
+    ``{"farmland": "FARM"}``) in the stack's CRS.
+
+    Raises
+    ------
+    LegendError
+        A reference class that is not in the legend (the message names it).
+    TrainingDataError, CRSError
+        See :func:`landclass_ui.training.read_training`.
+    """
+    frame = read_training(ref.path, ref.class_field, crs=prepared.stack.crs, layer=ref.layer)
+    if remap:
+        table = {normalize_name(k): v for k, v in remap.items()}
+        frame["label"] = frame["label"].map(lambda v: table.get(normalize_name(v), v))
+    for label in frame["label"].unique():
+        prepared.legend.value_of(label)
+    return Reference(str(ref.path), frame)
+
+
+@dataclass
+class Assessment:
+    """The accuracy of a map: ``accuracy`` (hold-out or reference sample; the pooled cross-validation folds
+    when that is all there is), how it was estimated, the unit of mapped areas, and the cross-validation."""
+
+    accuracy: AccuracyReport | None = None
+    how: str = ""
+    area_unit: str = ""
+    cross_validation: CrossValidation | None = None
+
+
+def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: str, *,
+           reference: Reference | None = None, cv_folds: int | None = None, seed: int = 0) -> Assessment:
+    """Assess the written ``class_map``: against the ``reference`` sample (estimates stratified by mapped
+    area, Olofsson et al. 2014) when given, else against the held-out pixels (simple random estimators);
+    plus a spatial ``cv_folds``-fold cross-validation of all training samples when asked.
+    """
+    names = {e.value: e.name for e in prepared.legend}
+    out = Assessment()
+    if reference is not None:
+        out.accuracy, out.how, out.area_unit = _assess_reference(reference, prepared, class_map)
+    elif held.validation is not None and len(held.validation.frame):
+        predicted = model.estimator.predict(held.validation.features)
+        out.accuracy = assess_accuracy([names[int(v)] for v in held.validation.classes],
+                                       [names[int(v)] for v in predicted])
+        out.how = held.how
+    if cv_folds:
+        out.cross_validation = cross_validate(prepared.samples, prepared.legend, prepared.recipe.classifier.name,
+                                              prepared.recipe.classifier.params, k=int(cv_folds), seed=seed)
+        if out.accuracy is None:  # cross-validation alone: report its pooled folds
+            out.accuracy = out.cross_validation.pooled()
+            out.how = "Cross-validation folds pooled (each pixel predicted by the model that did not see it)."
+    return out
+
+
+def _assess_reference(reference: Reference, prepared: Prepared, class_map: str):
+    """Accuracy of the written map against an independent reference sample, stratified by mapped area."""
+    import rasterio
+
+    samples = extract_samples(prepared.stack, reference.frame, prepared.legend)
+    with rasterio.open(class_map) as src:
+        mapped_values = src.read(1)[samples.frame["row"].to_numpy(), samples.frame["col"].to_numpy()]
+    names = {e.value: e.name for e in prepared.legend}
+    keep = mapped_values != 255
+    areas, unit = mapped_areas(class_map, prepared.legend)
+    areas = areas[areas > 0]
+    result = assess_accuracy([names[int(v)] for v in samples.classes[keep]],
+                             [names[int(v)] for v in mapped_values[keep]], mapped_area=areas.to_dict())
+    how = (f"Reference sample: {len(samples.frame)} pixels of {reference.source} (independent of the training "
+           f"data); estimates stratified by the mapped area of each class (Olofsson et al. 2014), areas in "
+           f"{unit}. Pixels of one reference polygon are alike, so the intervals are optimistic.")
+    return result, how, unit
+
+
+# --- Stage 6: report ---------------------------------------------------------------------------------------
+
+
+def report(class_map: str, assessment: Assessment, recipe: Recipe, model: TrainedModel) -> AssessmentPaths | None:
+    """Write ``<stem>_confusion.csv``/``.png`` and ``<stem>_RESULTS.md`` beside the map
+    (:func:`landclass_ui.report.write_assessment`); None when there is no accuracy to report."""
+    if assessment.accuracy is None:
+        return None
+    return write_assessment(class_map, assessment.accuracy, recipe=recipe, how=assessment.how,
+                            area_unit=assessment.area_unit, importance=feature_importance(model),
+                            cross_validation=assessment.cross_validation)
+
+
+# --- The whole run ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """Paths written by :func:`run` and what happened on the way."""
+
+    classification: str
+    legend_csv: str
+    probability: str | None
+    samples_csv: str | None
+    recipe_json: str | None
+    model: TrainedModel
+    prepared: Prepared
+    messages: list[str]
+    seconds: float
+    accuracy: AccuracyReport | None = None
+    assessment: AssessmentPaths | None = None
+    cross_validation: CrossValidation | None = None
+    class_probability: str | None = None
+
+
+def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabilities: bool = False,
+        samples_out: str | None = None, recipe_out: str | None = None, progress: bool | None = None,
+        block: int = 512, log: Callable[[str], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        validation_ratio: float | None = None, reference: TrainingRef | None = None,
+        reference_remap: dict | None = None, cv_folds: int | None = None, seed: int = 0) -> RunResult:
+    """Run a recipe end to end: :func:`prepare`, :func:`hold_out`, :func:`landclass_ui.model.fit`,
+    :func:`landclass_ui.export.write_classification`, :func:`assess`, :func:`report`.
+
+    Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
+    beside it (``color,value,label``), and when asked ``<stem>_probability.tif`` (winning-class probability,
+    0-100, uint8, nodata 255), ``<stem>_class_probability.tif`` (``class_probabilities``: one band per legend
+    class, ``"<class> %"``, 0-100), the training pixel table as CSV (``samples_out``), and the recipe as JSON
+    (``recipe_out``).
+
+    Accuracy (:mod:`landclass_ui.accuracy`), written as ``<stem>_confusion.csv``/``.png`` and
+    ``<stem>_RESULTS.md``: ``validation_ratio`` holds out that share of the training polygons
+    (:func:`hold_out`); ``reference`` (with ``reference_remap``) is an independent reference sample, which
+    takes precedence for the report (:func:`assess`); ``cv_folds`` adds a spatial k-fold cross-validation.
+
+    Raises
+    ------
+    LandclassError
+        Any input problem; nothing is left at ``output`` then.
+    """
+    start = time.perf_counter()
+    say = log or (lambda m: None)
+    prepared = prepare(recipe)
+    for m in prepared.messages:
+        say(m)
+    say("training pixels: " + ", ".join(f"{k} {v}" for k, v in prepared.samples.counts().items()))
+    if samples_out:
+        prepared.samples.to_csv(samples_out)
+    ref = read_reference(reference, prepared, reference_remap) if reference is not None else None
+    held = hold_out(prepared.samples, validation_ratio, seed=seed)
+    for m in held.messages:
+        say(m)
+    model = fit(held.learning, prepared.legend, recipe.classifier.name, recipe.classifier.params)
+    say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
+    paths: OutputPaths = export.write_classification(
+        output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
+        progress=progress, block=block, on_progress=on_progress)
+    result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
+    if result.cross_validation is not None:
+        say(result.cross_validation.summary())
+    if result.accuracy is not None and (ref is not None or held.validation is not None):
+        say(f"overall accuracy {result.accuracy.overall_accuracy:.3f} ± "
+            f"{1.96 * result.accuracy.overall_accuracy_se:.3f} (95%), kappa {result.accuracy.kappa:.3f}")
+    written = report(paths.classification, result, recipe, model)
+    if recipe_out:
+        recipe.save(recipe_out)
+    return RunResult(
+        classification=paths.classification, legend_csv=paths.legend_csv, probability=paths.probability,
+        samples_csv=samples_out, recipe_json=recipe_out, model=model, prepared=prepared,
+        messages=prepared.messages, seconds=time.perf_counter() - start, accuracy=result.accuracy,
+        assessment=written, cross_validation=result.cross_validation,
+        class_probability=paths.class_probability)
