@@ -234,3 +234,23 @@ def test_new_twice_in_a_second_keeps_both_recipes(app):
     assert len({first, second, third}) == 3
     assert {first, second} <= set(app.store.saved_names())
     assert [v for _, v in app.saved.options if v] == app.store.saved_names()[1:]  # all but the current one
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="POSIX signal; Windows has none")
+def test_sigusr1_writes_every_threads_stack_to_the_log(app):
+    import os
+    import signal
+    import time
+
+    started = threading.Event()
+
+    def waiting_worker():
+        started.set()
+        time.sleep(2)
+
+    threading.Thread(target=waiting_worker, name="stuck-looking", daemon=True).start()
+    started.wait(5)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    time.sleep(0.3)
+    text = Path(app.log_path).read_text()
+    assert "waiting_worker" in text and "most recent call first" in text

@@ -564,9 +564,12 @@ def test_tree_earth_engine_names_and_zero_based_classes():
     assert list(by_index.predict(np.array([[0, 0, 0.01, 0]]))) == [1]
 
 
-def test_tree_nan_pixel_stops_at_the_node():
+def test_tree_nan_pixel_gets_no_class():
+    """A NaN band the tree tests gives NaN probabilities and the nodata class 255 (it used to stop at the node
+    and take that internal node's class; see tests/test_decision_tree.py)."""
     clf = TreeTextClassifier(TREE, band_names=BANDS).fit(np.zeros((1, 4)), np.array([1]))
-    np.testing.assert_allclose(clf.predict_proba(np.array([[0, 0, np.nan, 0.3]])), [[0.7, 0.25, 0.05]])
+    assert np.isnan(clf.predict_proba(np.array([[0, 0, np.nan, 0.3]]))).all()
+    assert clf.predict(np.array([[0, 0, np.nan, 0.3]])).tolist() == [255]
 
 
 @pytest.mark.parametrize(

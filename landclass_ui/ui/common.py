@@ -30,7 +30,23 @@ def log_to(workdir: str | os.PathLike) -> str:
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(message)s"))
         LOG.addHandler(handler)
+        _dump_threads_on_signal(path)
     return path
+
+
+_DUMP_FILES: list = []  # kept open for faulthandler (the logging handler's own stream may be closed and reopened)
+
+
+def _dump_threads_on_signal(path: str) -> None:
+    """``kill -USR1 <kernel pid>`` appends every thread's stack to the log (POSIX): how to see where a
+    dashboard that seems stuck is waiting, without stopping it."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        stream = open(path, "a", encoding="utf-8")  # open for the life of the process
+        _DUMP_FILES.append(stream)
+        faulthandler.register(signal.SIGUSR1, file=stream, all_threads=True)
 
 
 class KernelLoop:
