@@ -254,3 +254,23 @@ def test_sigusr1_writes_every_threads_stack_to_the_log(app):
     time.sleep(0.3)
     text = Path(app.log_path).read_text()
     assert "waiting_worker" in text and "most recent call first" in text
+
+
+def test_first_map_report_sends_every_widget_state_again(app, monkeypatch):
+    """A page opening while the worker changes widgets can miss a change; once the page reports the map's
+    extent (it has built its widgets), every widget of the app, map layers included, is sent again, once."""
+    import ipywidgets as W
+
+    sent = []
+    monkeypatch.setattr(W.Widget, "send_state", lambda self, key=None: sent.append(self.model_id))
+    app.map.map.set_trait("bounds", ((-1.48, -56.37), (-1.46, -56.35)))  # the browser shows the map
+    app.wait_idle()
+    ids = set(sent)
+    assert app.status.model_id in ids and app.message.model_id in ids
+    assert {layer.model_id for layer in app.map.map.layers} <= ids
+    assert app.map.class_layer.model_id in ids and app.trn.widget.model_id in ids
+    assert len(sent) == len(ids) > 50  # each once
+    sent.clear()
+    app.map.map.set_trait("bounds", ((-1.47, -56.36), (-1.45, -56.34)))  # the user pans: no second send
+    app.wait_idle()
+    assert app.status.model_id not in sent

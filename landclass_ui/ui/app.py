@@ -49,7 +49,7 @@ from .map import MapView
 from .tasks import ExportPanel
 from .trn import TrainingPanel, collected_points
 
-__all__ = ["LandclassApp", "default_recipe", "default_workdir", "changed_sections"]
+__all__ = ["LandclassApp", "default_recipe", "default_workdir", "changed_sections", "resend_state"]
 
 #: Recipe sections the live map depends on, and what a change of each one redoes.
 IMAGE_SECTIONS = ("images",)
@@ -121,6 +121,7 @@ class LandclassApp:
         self.live: LiveClassifier | None = None
         self._polygon_cache: dict[tuple, object] = {}
         self._moved = False  # the map was sent to a new image and the browser has not answered yet
+        self._page_synced = False  # the page's widgets got their state once more after it built them
 
         # layers and map (created now: in kernel routing the first layer shows the comm bridge), showing the
         # recipe's image from the start: a layer's URL changed while its first tiles load may be dropped
@@ -282,7 +283,12 @@ class LandclassApp:
         self.ui.call(swap)
 
     def _on_bounds(self) -> None:
-        """The browser reports a new extent: the map arrived where it was sent, or the user moved it."""
+        """The browser reports a new extent: the map arrived where it was sent, or the user moved it. The
+        first report also means the page has built its widgets: their state is sent once more (see
+        :func:`resend_state`)."""
+        if not self._page_synced:
+            self._page_synced = True
+            resend_state(self.widget, self.map.map)
         if self._moved and self._arrived():
             self._moved = False
         self._schedule("view")
@@ -614,6 +620,32 @@ class LandclassApp:
         if result is not None:
             self.version += 1
             self._set_url(self.map.view_layer, result.classification)
+
+
+def resend_state(*roots: W.Widget) -> int:
+    """Send the whole state of every widget reachable from ``roots`` (children, map layers and controls...)
+    to the page again; returns how many widgets.
+
+    Why: a page opening while the worker changes widgets can miss a change. The page asks the kernel for
+    every widget's state, then builds the widgets; a change the kernel sends in between names a widget the
+    page does not have yet and is dropped, and the page keeps the older state (seen as a status line stuck on
+    "training ..." after a reload, with the classification never shown). Sending the state again once the
+    page has built the map puts every widget right. Call it on the kernel's event loop.
+    """
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        widget = stack.pop()
+        if widget.model_id in seen:
+            continue
+        seen.add(widget.model_id)
+        widget.send_state()
+        for key in widget.keys:
+            value = getattr(widget, key, None)
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, W.Widget) and item.model_id not in seen:
+                    stack.append(item)
+    return len(seen)
 
 
 def _latlon_bounds(grid) -> tuple[tuple[float, float], tuple[float, float]]:
