@@ -274,3 +274,14 @@ def test_first_map_report_sends_every_widget_state_again(app, monkeypatch):
     app.map.map.set_trait("bounds", ((-1.47, -56.36), (-1.45, -56.34)))  # the user pans: no second send
     app.wait_idle()
     assert app.status.model_id not in sent
+
+
+def test_the_map_shows_the_legend_and_follows_its_edits(app):
+    html = app.map.legend.value
+    names = [e["name"] for e in app.store.recipe.legend]
+    assert names and all(n in html for n in names)
+    assert all(e["color"] in html for e in app.store.recipe.legend)
+    app.store.edit("rename class", lambda r: r.legend[0].update(name="Cropland"))
+    assert "Cropland" in app.map.legend.value and names[0] not in app.map.legend.value
+    app.store.edit("no legend", lambda r: setattr(r, "legend", None))
+    assert app.map.legend.value == ""

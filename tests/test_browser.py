@@ -122,7 +122,7 @@ def wait_ready(port: int, url: str | None, timeout: float = 90) -> None:
     raise TimeoutError(f"no server on port {port}")
 
 
-def start_server(backend: str, port: int, workdir: Path, log) -> tuple[subprocess.Popen, str]:
+def start_server(backend: str, port: int, workdir: Path, log, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, LANDCLASS_WORKDIR=str(workdir))
     env.pop("LANDCLASS_TILE_ROUTING", None)  # the app must find the routing by itself
     if backend == "voila":
@@ -131,10 +131,10 @@ def start_server(backend: str, port: int, workdir: Path, log) -> tuple[subproces
     else:
         cmd = [str(BIN / "jupyter"), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
-               f"--ServerApp.root_dir={ROOT}"]
+               f"--ServerApp.root_dir={root}"]
         url = f"http://127.0.0.1:{port}/voila/render/app.ipynb"
         ready = f"http://127.0.0.1:{port}/api/status"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_ready(port, ready)
     except Exception:

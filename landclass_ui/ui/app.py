@@ -170,6 +170,7 @@ class LandclassApp:
         self.store.observe(self._on_edit)
         self.map.map.observe(lambda ch: self._on_bounds(), "bounds")
         self._draw_points()
+        self._show_legend()
         self._set_status(self.store.opened_message)
         if start_message:
             self.message.show(start_message, "error")
@@ -293,6 +294,9 @@ class LandclassApp:
             self._moved = False
         self._schedule("view")
 
+    def _show_legend(self) -> None:
+        self.map.show_legend([(e["name"], e["color"]) for e in (self.store.recipe.legend or [])])
+
     def _colors(self) -> dict[int, str]:
         return {int(e["value"]): e["color"] for e in (self.store.recipe.legend or [])}
 
@@ -332,6 +336,8 @@ class LandclassApp:
         changed = changed_sections(self._seen, now)
         self._seen = now
         self._draw_points()
+        if changed & {"legend"}:
+            self._show_legend()
         if self.name.value != self.store.recipe.name:
             self.name.value = self.store.recipe.name
         if label in ("new recipe", "open recipe"):

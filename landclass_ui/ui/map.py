@@ -90,7 +90,8 @@ class MapView:
             center=center,
             zoom=9,
             scroll_wheel_zoom=True,
-            layout=W.Layout(height="640px", width="100%"),
+            # the page's height, less the header and the intro (voila and JupyterLab alike), never tiny
+            layout=W.Layout(height="calc(100vh - 230px)", min_height="480px", width="100%"),
         )
         self.map.add(ScaleControl(position="bottomleft"))
         self.map.add(LayersControl(position="topright"))
@@ -103,12 +104,26 @@ class MapView:
         self.opacity.observe(self._on_opacity, "value")
         self._on_opacity()
         self.map.add(WidgetControl(widget=W.VBox([self.training, self.opacity]), position="topleft"))
+        self.legend = W.HTML()
+        self.legend.add_class("landclass-map-legend")
+        self.map.add(WidgetControl(widget=self.legend, position="bottomright"))
         self.fit(bounds)
         self._points: list[dict] = []
         self._colors: dict[int, str] = {}
         self.selected: int | None = None
         self._on_click = on_click
         self.map.on_interaction(self._interaction)
+
+    def show_legend(self, entries: list[tuple[str, str]]) -> None:
+        """The legend on the map: ``(class name, colour "#rrggbb")`` in legend order; empty hides it."""
+        import html
+
+        rows = "".join(
+            f"<div><span style='display:inline-block;width:12px;height:12px;margin-right:6px;"
+            f"background:{html.escape(color)};border:1px solid #555'></span>{html.escape(name)}</div>"
+            for name, color in entries)
+        self.legend.value = (f"<div style='background:rgba(255,255,255,0.85);padding:4px 8px;font-size:12px;"
+                             f"line-height:16px'>{rows}</div>") if entries else ""
 
     def _on_opacity(self, *_):
         for layer in (self.class_layer, self.view_layer, self.prob_layer):

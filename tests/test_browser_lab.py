@@ -1,0 +1,68 @@
+"""The app in JupyterLab, as a user runs it there: open app.ipynb, run its cells, see the image's tiles, click
+two training points, see the map classified (the ``.[lab]`` extra; the tiles reach the page through the
+Jupyter server's proxy)."""
+from __future__ import annotations
+
+import shutil
+import time
+
+from playwright.sync_api import sync_playwright
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JS_PIXELS,
+    ROOT,
+    TIMEOUT_MS,
+    free_port,
+    start_server,
+    stop_server,
+    wait_for_picture,
+)
+
+
+def test_app_runs_in_jupyterlab(tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    workdir = tmp_path / "work"
+    port = free_port()
+    notebooks = tmp_path / "notebooks"  # a copy: JupyterLab saves the outputs into the notebook it runs
+    notebooks.mkdir()
+    shutil.copy(ROOT / "app.ipynb", notebooks / "app.ipynb")
+    with open(ARTIFACTS / "server-lab.log", "w") as log:
+        proc, url = start_server("jupyter", port, workdir, log, root=notebooks)
+        lab = url.replace("/voila/render/app.ipynb", "/lab/tree/app.ipynb")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page(viewport={"width": 1500, "height": 1000})
+                try:
+                    start = time.perf_counter()
+                    page.goto(lab, timeout=TIMEOUT_MS)
+                    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
+                    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                                           timeout=TIMEOUT_MS)
+                    page.click(".lm-MenuBar-itemLabel:text-is('Run')")  # Run > Run All Cells
+                    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+                    page.wait_for_selector(".landclass-app .leaflet-container", timeout=TIMEOUT_MS)
+                    wait_for_picture(page, ".landclass-app .leaflet-container", timeout=TIMEOUT_MS / 1000)
+                    page.wait_for_selector(".landclass-status-text:has-text('at least two classes')",
+                                           timeout=TIMEOUT_MS)
+                    print(f"\n[lab] dashboard with image tiles after {time.perf_counter() - start:.1f} s")
+                    page.click(".landclass-training-toggle")
+                    box = page.locator(".landclass-app .leaflet-container").bounding_box()
+                    for label, fx, fy in (("WATER (3)", 0.30, 0.35), ("FOREST (2)", 0.55, 0.55)):
+                        page.select_option(".landclass-class-chooser select", label=label)
+                        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+                    page.wait_for_selector(".landclass-status-text:has-text('classified with 2 training pixels')",
+                                           timeout=TIMEOUT_MS)
+                    page.wait_for_function(
+                        "(idx) => (p => p.opaque > 0.3 && p.colours.length >= 2)((" + JS_PIXELS + ")(idx))",
+                        arg="class", timeout=90_000, polling=250)
+                    assert page.locator(".landclass-msg-error").count() == 0
+                    page.screenshot(path=str(ARTIFACTS / "dashboard-lab.png"))
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / "dashboard-lab-failed.png"))
+                    raise
+                browser.close()
+        finally:
+            stop_server(proc)
