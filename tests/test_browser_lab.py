@@ -21,6 +21,21 @@ from test_browser import (
 )
 
 
+def run_all_cells(page, attempts: int = 4) -> None:
+    """Run > Run All Cells, until the code cell runs: a freshly opened notebook can show an idle kernel
+    before its session accepts requests, and a first Run All is then lost."""
+    started = ".jp-CodeCell .jp-InputPrompt:text-matches('\\[(\\*|\\d+)\\]')"
+    for attempt in range(attempts):
+        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+        try:
+            page.wait_for_selector(started, timeout=20_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_app_runs_in_jupyterlab(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     workdir = tmp_path / "work"
@@ -41,8 +56,7 @@ def test_app_runs_in_jupyterlab(tmp_path):
                     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
                     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                            timeout=TIMEOUT_MS)
-                    page.click(".lm-MenuBar-itemLabel:text-is('Run')")  # Run > Run All Cells
-                    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+                    run_all_cells(page)
                     page.wait_for_selector(".landclass-app .leaflet-container", timeout=TIMEOUT_MS)
                     wait_for_picture(page, ".landclass-app .leaflet-container", timeout=TIMEOUT_MS / 1000)
                     page.wait_for_selector(".landclass-status-text:has-text('at least two classes')",

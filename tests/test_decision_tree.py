@@ -14,6 +14,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_classifiers import TREE  # water (3) has a dark NIR (B8A), then forest (2) a dark red (B04)
 
 from landclass_ui.classifiers import TreeTextClassifier, make_classifier, parse_params, parse_tree_text
 from landclass_ui.errors import ClassifierError
@@ -30,17 +31,6 @@ PLACEHOLDER_TREE = "\n".join([
     "7) B04>0.05 9999 9999 1 *",
 ])
 
-#: The tests/test_classifiers.py tree: water (3) has a dark NIR (B8A), then forest (2) a dark red (B04).
-TREE = """n=100
-node), split, n, loss, yval, (yprob)
-* denotes terminal node
-
-1) root 100 80 1 (0.5 0.3 0.2)
-  2) B8A<=0.1 40 10 3 (0.05 0.15 0.8) *
-  3) B8A>0.1 60 30 1 (0.7 0.25 0.05)
-    6) B04<=0.05 20 5 2 (0.1 0.9 0) *
-    7) B04>0.05 40 8 1 (0.95 0.05 0) *
-"""
 
 
 def stump(threshold, low, high, band="B04"):

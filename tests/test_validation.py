@@ -459,41 +459,15 @@ def test_metadata_routing_requests_groups(scene):
     np.testing.assert_array_equal(plain, routed)
 
 
-def _folds_before_issue_9(frame, units, k, seed, class_column="class"):
-    """The fold of each row as spatial_kfold dealt them before the splitter existed (its code, verbatim)."""
-    table = pd.DataFrame({"unit": units, "cls": frame[class_column].to_numpy()})
-    classes_of = {u: set(c) for u, c in table.groupby("unit")["cls"]}
-    rng = np.random.default_rng(seed)
-    units_of = {}
-    for u, cs in classes_of.items():
-        for c in cs:
-            units_of.setdefault(c, []).append(u)
-    order = sorted(units_of, key=lambda c: (len(units_of[c]), str(c)))
-    fold_of = {}
-    fold_size = np.zeros(k, dtype=np.int64)
-    for c in order:
-        members = sorted(units_of[c])
-        per_fold = np.zeros(k, dtype=np.int64)
-        for u in members:
-            if u in fold_of:
-                per_fold[fold_of[u]] += 1
-        for i in rng.permutation(len(members)):
-            u = members[i]
-            if u in fold_of:
-                continue
-            best = min(range(k), key=lambda f: (per_fold[f], fold_size[f], f))
-            fold_of[u] = best
-            per_fold[best] += 1
-            fold_size[best] += 1
-    return np.array([fold_of[u] for u in units], dtype=np.int64)
-
-
-def assert_same_folds(cv_folds, kfold_splits, reference):
-    assert len(cv_folds) == len(kfold_splits) == reference.max() + 1
-    for f, ((train, test), split) in enumerate(zip(cv_folds, kfold_splits)):
-        np.testing.assert_array_equal(test, np.flatnonzero(reference == f))
-        np.testing.assert_array_equal(train, np.flatnonzero(reference != f))
-        np.testing.assert_array_equal(split.learning_mask, reference != f)
+def assert_same_folds(cv_folds, kfold_splits):
+    """The splitter's (train, test) indices and spatial_kfold's learning masks are the same folds, which
+    partition the rows."""
+    assert len(cv_folds) == len(kfold_splits) >= 2
+    seen = np.concatenate([test for _, test in cv_folds])
+    assert sorted(seen) == list(range(len(kfold_splits[0].learning_mask)))
+    for (train, test), split in zip(cv_folds, kfold_splits):
+        np.testing.assert_array_equal(train, np.flatnonzero(split.learning_mask))
+        np.testing.assert_array_equal(test, np.flatnonzero(~split.learning_mask))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42])
@@ -502,7 +476,7 @@ def test_splitter_gives_the_folds_of_spatial_kfold_on_real_scenes(scene, seed):
     for n_splits in sorted({2, k}):
         cv_folds = list(SpatialGroupKFold(n_splits, seed=seed).split(samples.features, samples.classes, units))
         splits = list(spatial_kfold(samples, k=n_splits, seed=seed))
-        assert_same_folds(cv_folds, splits, _folds_before_issue_9(samples.frame, units, n_splits, seed))
+        assert_same_folds(cv_folds, splits)
         for (_, test), split in zip(cv_folds, splits):
             pd.testing.assert_frame_equal(split.validation.frame, samples.frame.iloc[test].reset_index(drop=True))
 
@@ -514,8 +488,7 @@ def test_splitter_gives_the_folds_of_spatial_kfold_synthetic(make):
     units = split_units(frame)
     for k, seed in [(2, 0), (3, 1), (4, 9)]:
         cv_folds = list(SpatialGroupKFold(k, seed=seed).split(frame, frame["class"], units))
-        assert_same_folds(cv_folds, list(spatial_kfold(frame, k=k, seed=seed)),
-                          _folds_before_issue_9(frame, units, k, seed))
+        assert_same_folds(cv_folds, list(spatial_kfold(frame, k=k, seed=seed)))
 
 
 def test_cross_validate_uses_the_splitters_folds(l5):
