@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--legend", metavar="CSV", help="legend CSV (SEPAL's code,class,color or color,value,label)")
     c.add_argument("--bands", help="comma-separated band names to use, e.g. B02,B03,B04,B8A")
     c.add_argument("--resolution", type=float, help="Sentinel-2 .SAFE resolution in m (10, 20 or 60)")
+    c.add_argument("--scale", type=float, metavar="S",
+                   help="reflectance = stored value x S (+ --offset) for images whose scale landclass does not "
+                        "know, e.g. 0.0001 for reflectance x 10000 (needed by EVI, SAVI, NDFI, tasseled cap...)")
+    c.add_argument("--offset", type=float, default=0.0, help="with --scale: reflectance offset (default 0)")
     c.add_argument("--aux", action="append", metavar="LAYER", default=[],
                    help="auxiliary layer added to the bands (repeatable): latitude; terrain=DEM.tif (elevation, "
                         "slope, aspect, eastness, northness); water=OCCURRENCE.tif (every band of the file, e.g. "
@@ -236,7 +240,7 @@ def _recipe_from_classify(args):
     from .classifiers import get_spec
 
     recipe = Recipe(
-        images=[ImageRef(p, None, args.resolution) for p in args.images],
+        images=[ImageRef(p, None, args.resolution, args.scale, args.offset) for p in args.images],
         legend=Legend.from_csv(args.legend).to_list() if args.legend else None,
         training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
                   for t in args.training],

@@ -583,7 +583,7 @@ def with_scale(stack: ImageStack, scale: float, offset: float = 0.0) -> ImageSta
         raise ImageError(f"reflectance scale must be a positive number (e.g. 0.0001 or 1), not {scale!r}")
     bands = [b if b.computed is not None else replace(b, scale=float(scale), offset=float(offset), unit=REFLECTANCE)
              for b in stack.bands]
-    note = f"reflectance = stored x {scale:g} {offset:+g} (stated in the recipe)"
+    note = f"reflectance = stored x {scale:g} {offset:+g} (stated by the user)"
     return replace(stack, bands=bands, messages=[*stack.messages, note])
 
 

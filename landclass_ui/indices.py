@@ -409,8 +409,9 @@ def _check_units(index: Index, bands: Sequence[str], units: Mapping[str, str]) -
         thermal = " and a thermal band in Kelvin" if "thermal" in index.roles else ""
         raise ImageError(
             f"{index.name} assumes surface reflectance (0-1){thermal}, but band(s) {', '.join(wrong)} are stored "
-            "values of unknown scale; state the image's reflectance scale (recipe images[].scale, e.g. 0.0001 "
-            f"for reflectance x 10000, 1 for reflectance) or use an index that does not depend on it ({simple})")
+            "values of unknown scale; state the image's reflectance scale (IMG: Set reflectance scale; command "
+            "line: --scale; recipe: images[].scale), e.g. 0.0001 for reflectance x 10000, 1 for reflectance, or "
+            f"use an index that does not depend on it ({simple})")
 
 
 def derived_sources(band_names: Sequence[str], *, operations: Sequence[str] = (), pair_bands: Sequence[str] = (),

@@ -210,3 +210,19 @@ def test_bad_derived_flag_gives_one_line_naming_the_choices(case, tmp_path):
     for choice in choices(_derived_vocabulary()):
         assert choice in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scale_flag_lets_a_dn_image_compute_evi(tmp_path):
+    """Landsat 5 Level-1 DN: EVI is refused with one line naming --scale; with --scale it runs and the recipe
+    keeps the stated scale."""
+    l5 = sorted((DATA / "l5_amazon").glob("LT5*_B[123457].TIF"))
+    training = DATA / "l5_amazon" / "training_polygons.gpkg"
+    args = ["classify", *map(str, l5), "--training", str(training), "--class-field", "class",
+            "--indices", "evi", "--sensor", "landsat-5"]
+    refused = run_cli(*args, "-o", str(tmp_path / "a.tif"))
+    assert refused.returncode == 2 and "--scale" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "a.tif").exists()
+    done = run_cli(*args, "--scale", "0.002", "-o", str(tmp_path / "b.tif"), "--recipe-out", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    recipe = json.loads((tmp_path / "r.json").read_text())
+    assert [i["scale"] for i in recipe["images"]] == [0.002] * 6 and recipe["derived"]["indices"] == ["evi"]
