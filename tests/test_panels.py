@@ -523,13 +523,19 @@ def test_select_bands(tmp_path):
     assert store.recipe.images[0].bands is None and len(panel.bands.value) == 12
 
 
-def test_bands_of_stacked_files_are_listed_and_chosen_together(tmp_path):
-    """Landsat 5 band files opened with a pattern: every file's band is listed; choosing three bands keeps
-    their files and leaves the others out of the stack."""
+def open_l5_band_files(tmp_path):
+    """The IMG panel of a new store, the Landsat 5 band files opened with a pattern, as a user types it."""
     store = make_store(tmp_path)
     panel = ImagePanel(store, start_dir=str(tmp_path))
     panel.path.value = str(L5_DIR / "LT52240631988227CUB02_B[123457].TIF")
     panel.open_button.click()
+    return store, panel
+
+
+def test_bands_of_stacked_files_are_listed_and_chosen_together(tmp_path):
+    """Landsat 5 band files opened with a pattern: every file's band is listed; choosing three bands keeps
+    their files and leaves the others out of the stack."""
+    store, panel = open_l5_band_files(tmp_path)
     assert not is_error(panel.message), panel.message.value
     assert list(panel.bands.options) == ["B1", "B2", "B3", "B4", "B5", "B7"]
     assert len(panel.bands.value) == 6 and "6 band(s) in 6 file(s)" in panel.info.value
@@ -547,10 +553,7 @@ def test_bands_of_stacked_files_are_listed_and_chosen_together(tmp_path):
 def test_evi_on_dn_asks_for_the_reflectance_scale_and_works_once_it_is_set(tmp_path):
     """Landsat 5 Level-1 DN: EVI is refused with the reason and the fix; the user types the scale in IMG; EVI
     is then accepted and both are in the recipe file."""
-    store = make_store(tmp_path)
-    panel = ImagePanel(store, start_dir=str(tmp_path))
-    panel.path.value = str(L5_DIR / "LT52240631988227CUB02_B[123457].TIF")
-    panel.open_button.click()
+    store, panel = open_l5_band_files(tmp_path)
     assert "scale unknown" in panel.info.value
     panel.indices.value = ("ndvi", "evi")
     panel.apply_indices.click()

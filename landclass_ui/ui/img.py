@@ -160,7 +160,7 @@ class ImagePanel:
             return self.open(path)
         paths = expand_paths(path)
         refs = [*images, *(ImageRef(p) for p in paths)]
-        stacks = [open_image(r.path, bands=r.bands, resolution=r.resolution) for r in refs]
+        stacks = [open_ref(r) for r in refs]
         combined = combine_stacks(stacks, [r.path for r in refs])  # NoOverlapError says which and where
         sensor = sensor_from_paths([r.path for r in refs])
 
