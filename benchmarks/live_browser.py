@@ -47,6 +47,7 @@ from test_browser import (  # noqa: E402  (the browser test's helpers, so both m
     JS_PIXELS,
     JS_REFRESHED,
     free_port,
+    new_page,
     start_server,
     stop_server,
     wait_for_picture,
@@ -101,7 +102,7 @@ def run_once(server: str, clicks: int) -> dict:
                 with sync_playwright() as p:
                     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                     try:
-                        return _measure(browser.new_page(viewport={"width": 1400, "height": 950}), url,
+                        return _measure(new_page(browser), url,
                                         polygons, clicks)
                     finally:
                         browser.close()

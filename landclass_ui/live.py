@@ -6,9 +6,9 @@ Instead of the full scene at full resolution, :class:`LiveClassifier` classifies
   zoomed-out views, and
 * the visible extent at screen resolution (:meth:`LiveClassifier.classify_view`), for zoomed-in views.
 
-Each result is written as a small uint8 GeoTIFF with the legend's colour table (what the tile server serves
-fastest) under a new file name per version, so browsers and tile caches never show a stale map. Training samples
-are taken at full resolution from the image, as in the exported map.
+Results are kept in memory as arrays (:class:`LiveResult`); the map shows them as one image each
+(:mod:`landclass_ui.overlay`), with no file and no tile server in between. Training samples are taken at full
+resolution from the image, as in the exported map.
 """
 from __future__ import annotations
 
@@ -16,18 +16,15 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from ._files import replacing
 from .errors import LegendError, NoOverlapError
-from .export import probability_colormap
-from .guidance import uncertain_colormap, uncertain_raster
+from .guidance import uncertain_raster
 from .imagery import Grid, ImageStack
-from .legend import NODATA_CLASS, Legend
+from .legend import Legend
 from .model import TrainedModel, fit, predict_block
 from .recipe import Recipe
 from .training import SampleTable, extract_samples, points_frame, read_training
@@ -37,21 +34,25 @@ __all__ = ["LiveClassifier", "LiveResult"]
 
 @dataclass
 class LiveResult:
-    """One live classification: the class raster and the probability raster it wrote, and how it went."""
+    """One live classification, in memory: ``classes`` and ``probabilities`` are uint8 ``(h, w)`` arrays on
+    ``grid`` (the image's CRS), 255 = nodata; probabilities are the winning class's, in percent (0-100)."""
 
     version: int
-    classification: str
-    probability: str
     grid: Grid
     model: TrainedModel
     n_samples: int
     fit_seconds: float
     predict_seconds: float
-    #: The class and winning-class probability arrays written (uint8, 255 = nodata).
-    classes: np.ndarray | None = None
-    probabilities: np.ndarray | None = None
-    #: Overview only: uint8 raster, 1 where the probability is below 75 % (:mod:`landclass_ui.guidance`).
-    uncertain: str | None = None
+    classes: np.ndarray
+    probabilities: np.ndarray
+    #: ``"overview"`` (the whole scene at the coarse scale) or ``"view"`` (the visible extent).
+    tag: str = "overview"
+
+    @property
+    def uncertain(self) -> np.ndarray:
+        """uint8 ``(h, w)``: 1 where the probability is below 75 % (:func:`landclass_ui.guidance.uncertain_raster`),
+        0 elsewhere."""
+        return uncertain_raster(self.probabilities)
 
 
 class LiveClassifier:
@@ -61,8 +62,6 @@ class LiveClassifier:
     ----------
     stack : ImageStack
         The recipe's image.
-    workdir : path
-        Folder for the small rasters served as tiles.
     overview_px : int
         Longest side, in pixels, of the whole-scene view.
 
@@ -70,10 +69,8 @@ class LiveClassifier:
     time.
     """
 
-    def __init__(self, stack: ImageStack, workdir: str | os.PathLike, *, overview_px: int = 1024):
+    def __init__(self, stack: ImageStack, *, overview_px: int = 1024):
         self.stack = stack
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
         g = stack.grid
         factor = max(1.0, max(g.width, g.height) / overview_px)
         shape = (max(1, int(round(g.height / factor))), max(1, int(round(g.width / factor))))
@@ -212,40 +209,8 @@ class LiveClassifier:
             return self._predict(self.model, data, Grid(g.crs, transform, w, h), "view")
 
     def _predict(self, model: TrainedModel, data: np.ndarray, grid: Grid, tag: str) -> LiveResult:
-        import rasterio
-
         start = time.perf_counter()
         classes, prob = predict_block(model, data)
-        predict_seconds = time.perf_counter() - start
         self._version += 1
-        v = self._version
-        profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="uint8",
-                       crs=grid.crs, transform=grid.transform, nodata=NODATA_CLASS, tiled=True,
-                       blockxsize=256, blockysize=256, compress="deflate")
-        paths = []
-        for name, array in ((f"{tag}_class_{v}.tif", classes), (f"{tag}_probability_{v}.tif", prob)):
-            path = self.workdir / name
-            with replacing(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(array, 1)
-                dst.write_colormap(1, model.legend.colormap() if "class" in name else probability_colormap())
-            paths.append(str(path))
-        uncertain = None
-        if tag == "overview":
-            uncertain = str(self.workdir / f"{tag}_uncertain_{v}.tif")
-            with replacing(uncertain) as tmp, rasterio.open(tmp, "w", **{**profile, "nodata": 0}) as dst:
-                dst.write(uncertain_raster(prob), 1)
-                dst.write_colormap(1, uncertain_colormap())
-        self._cleanup(tag, keep=v)
-        return LiveResult(v, paths[0], paths[1], grid, model, model.n_samples,
-                          model.fit_seconds, predict_seconds, classes, prob, uncertain)
-
-    def _cleanup(self, tag: str, keep: int) -> None:
-        """Remove all but the last three versions of ``tag`` rasters (tiles may still be loading)."""
-        for path in self.workdir.glob(f"{tag}_*_*.tif"):
-            try:
-                version = int(path.stem.rsplit("_", 1)[1])
-            except ValueError:
-                continue
-            if version < keep - 2 * 3:
-                path.unlink(missing_ok=True)
-
+        return LiveResult(self._version, grid, model, model.n_samples, model.fit_seconds,
+                          time.perf_counter() - start, classes, prob, tag)

@@ -160,22 +160,21 @@ def test_accuracy_panel_shows_cross_validation_of_the_polygons(polygons_app):
 
 
 def test_uncertain_layer_is_the_live_probability_below_75(polygons_app):
-    from urllib.parse import parse_qs, urlsplit
+    from landclass_ui.overlay import EMPTY_PNG, decode_data_url
 
     app = polygons_app
+    result = app._overview
     assert not app.map.uncertain_layer.visible
-    assert "overview_uncertain_" not in app.map.uncertain_layer.url  # hidden: no tiles sent meanwhile
-    app.acc.show_uncertain.value = True  # shown: now it points at the latest result
-    url = app.map.uncertain_layer.url
-    path = parse_qs(urlsplit(url).query)["filename"][0]
-    assert Path(path).name.startswith("overview_uncertain_")
-    with rasterio.open(path) as src:
-        marked = src.read(1)
-        assert src.nodata == 0 and src.colormap(1)[1] == (255, 0, 255, 255)
-    with rasterio.open(app._overview.probability) as src:
-        prob = src.read(1)
-    assert np.array_equal(marked, ((prob < 75) & (prob != 255)).astype(np.uint8))
+    assert app.map.uncertain_layer.url == EMPTY_PNG  # hidden: no picture sent meanwhile
+    app.acc.show_uncertain.value = True  # shown: now it draws the latest result
+    marked = result.uncertain
+    assert np.array_equal(marked, ((result.probabilities < 75) & (result.probabilities != 255)).astype(np.uint8))
     assert marked.any()  # a real scene has uncertain pixels
+    rgba = decode_data_url(app.map.uncertain_layer.url)
+    magenta = (rgba[..., :3] == (255, 0, 255)).all(-1) & (rgba[..., 3] == 255)
+    # the overlay is the marked raster warped to Web Mercator (about as many pixels): the same share marked
+    assert abs(magenta.mean() - marked.mean()) < 0.02, (magenta.mean(), marked.mean())
+    assert (rgba[~magenta][:, 3] == 0).all()  # the rest is transparent
     assert app.map.uncertain_layer.visible
     app.acc.show_uncertain.value = False
 

@@ -16,6 +16,8 @@ import pytest
 import rasterio
 from rasterio.warp import transform_bounds
 
+from landclass_ui.legend import Legend
+from landclass_ui.overlay import overlay
 from landclass_ui.ui.app import LandclassApp
 from landclass_ui.ui.common import KernelLoop
 
@@ -89,9 +91,14 @@ def test_new_recipe_open_image_load_training_classify(app, scene, tmp_path):
     legend = app.store.recipe.legend
     assert len(legend) >= 4 and "built from" in app.trn.message.value
     assert "classified with" in app.status.value, (app.status.value, app.message.value)
-    with rasterio.open(layer_file(app.map.class_layer)) as cls:
-        values = set(np.unique(cls.read(1)).tolist()) - {255}
+    values = set(np.unique(app._overview.classes).tolist()) - {255}
     assert len(values) >= 3 and values <= {e["value"] for e in legend}
+    assert app._overview.grid.crs == crs
+    # the map shows it: the class overlay is that array, warped onto the map, over the image's extent
+    assert app.map.class_layer.url == overlay(app._overview.classes, app._overview.grid,
+                                              Legend.from_list(legend).colormap())[0]
+    (s, w), (n, e) = app.map.class_layer.bounds
+    assert np.allclose((w, s, e, n), (west, south, east, north), atol=0.01)
     # the training file is drawn on the map in its class colours
     drawn = {layer.name: layer.style["color"] for layer in app.map.polygons_layer.layers}
     assert drawn == {e["name"]: e["color"] for e in legend if e["name"] in drawn} and len(drawn) >= 3
@@ -113,13 +120,16 @@ def test_new_recipe_open_image_load_training_classify(app, scene, tmp_path):
 
 def test_opening_another_image_releases_the_previous_one(app):
     old_live = app.live
-    old_folder = old_live.workdir
-    assert old_folder.is_dir()
+    assert old_live is not None
     app.img.path.value = SCENES["s2-amazon"][0]
     app.img.open_button.click()
     app.wait_idle()
-    assert app.live is not old_live and not old_folder.exists()
+    assert app.live is not old_live and app.live.stack.grid.crs != old_live.stack.grid.crs
     assert app._overview is None or app._overview.grid.crs == app.live.stack.grid.crs
+    # the overlays moved to the new image's extent
+    (south, west), (north, east) = app.map.class_layer.bounds
+    lat, lon = app.map.map.center
+    assert south < lat < north and west < lon < east
 
 
 def test_picking_ndvi_rebuilds_the_live_stack(app):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -30,30 +31,35 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 180_000
+#: The basemaps' tile servers (landclass_ui.ui.map.basemaps). The tests run as if offline: their requests are
+#: aborted, so that every machine sees the same map, and a test shows the app works without network.
+BASEMAP_HOSTS = re.compile(r"^https?://([a-z0-9.-]+\.)?(openstreetmap\.org|arcgisonline\.com)/")
 
-JS_LAYER_LOADED = """([idx, minTiles]) => {
-  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
-  if (!l) return false;
-  const imgs = [...l.querySelectorAll('img.leaflet-tile')];
-  return imgs.length >= minTiles && imgs.every(i => i.classList.contains('leaflet-tile-loaded'));
+# The images of a pane (leaflet-landclass-<idx>-pane): the image's tiles, or the live results' overlays (one
+# picture each: the scene first, then the zoomed-in view; a 1 x 1 picture is an empty overlay)
+JS_IMAGES = """(idx) => [...document.querySelectorAll(
+    `.leaflet-landclass-${idx}-pane img.leaflet-tile, .leaflet-landclass-${idx}-pane img.leaflet-image-layer`)]"""
+JS_LAYER_LOADED = """([idx, minImages]) => {
+  const imgs = (""" + JS_IMAGES + """)(idx);
+  return imgs.length >= minImages && imgs.every(i => i.classList.contains('leaflet-image-layer')
+      ? i.complete && i.naturalWidth > 0 : i.classList.contains('leaflet-tile-loaded'));
 }"""
-JS_MARK_OLD = """(idx) => {
-  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
-  l.querySelectorAll('img.leaflet-tile').forEach(i => i.dataset.oldsrc = i.src);
-}"""
-# jupyter-leaflet refreshes a tile layer in place when its URL changes: each tile's src is swapped
+JS_MARK_OLD = """(idx) => { (""" + JS_IMAGES + """)(idx).forEach(i => i.dataset.oldsrc = i.src); }"""
+# a new map on screen: every tile's src swapped (jupyter-leaflet refreshes a tile layer in place when its URL
+# changes), or the scene overlay's picture replaced, and the new pictures decoded
 JS_REFRESHED = """(idx) => {
-  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
-  const imgs = [...l.querySelectorAll('img.leaflet-tile')];
-  return imgs.length > 0 && imgs.every(i => i.src !== i.dataset.oldsrc && i.complete && i.naturalWidth > 0);
+  const imgs = (""" + JS_IMAGES + """)(idx);
+  const overlays = imgs.filter(i => i.classList.contains('leaflet-image-layer'));
+  const fresh = i => i.src !== i.dataset.oldsrc && i.complete && i.naturalWidth > 0;
+  return overlays.length ? fresh(overlays[0]) && overlays[0].naturalWidth > 1 : imgs.length > 0 && imgs.every(fresh);
 }"""
-# colours of a layer's tiles drawn on a canvas: a hash, the share of opaque pixels, the distinct colours
+# colours of a pane's pictures drawn on a canvas (tiles at 256 x 256, overlays pixel for pixel): a hash, the
+# share of opaque pixels, the distinct colours; ``src`` is the scene overlay's data URL
 JS_PIXELS = """(idx) => {
-  const l = document.querySelector(`.leaflet-landclass-${idx}-pane .leaflet-layer`);
-  const c = document.createElement('canvas'); c.width = 256; c.height = 256;
-  const ctx = c.getContext('2d', {willReadFrequently: true});
   let h = 0, opaque = 0, n = 0; const colours = new Set();
-  const imgs = [...l.querySelectorAll('img.leaflet-tile-loaded')]
+  const imgs = (""" + JS_IMAGES + """)(idx)
+      .filter(i => i.classList.contains('leaflet-image-layer') ? i.naturalWidth > 1
+                                                               : i.classList.contains('leaflet-tile-loaded'))
       .map(i => [i.style.transform || (i.style.left + i.style.top), i]).sort();
   for (const [k, img] of imgs) {
     // a tile the browser fetched straight from the tile server (before jupyter-loopback took over) cannot be
@@ -61,16 +67,22 @@ JS_PIXELS = """(idx) => {
     const c2 = document.createElement('canvas'); c2.width = 1; c2.height = 1;
     try { c2.getContext('2d').drawImage(img, 0, 0, 1, 1); c2.getContext('2d').getImageData(0, 0, 1, 1); }
     catch (e) { continue; }
-    ctx.clearRect(0, 0, 256, 256); ctx.drawImage(img, 0, 0, 256, 256);
-    const d = ctx.getImageData(0, 0, 256, 256).data;
+    const overlay = img.classList.contains('leaflet-image-layer');
+    const c = document.createElement('canvas');
+    c.width = overlay ? img.naturalWidth : 256; c.height = overlay ? img.naturalHeight : 256;
+    const ctx = c.getContext('2d', {willReadFrequently: true});
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(img, 0, 0, c.width, c.height);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
     for (let p = 0; p < d.length; p += 4 * 7) {
       h = (h * 31 + d[p] + 3 * d[p + 1] + 7 * d[p + 2] + 11 * d[p + 3]) >>> 0; n++;
       if (d[p + 3] > 0) { opaque++; colours.add(d[p] + ',' + d[p + 1] + ',' + d[p + 2]); }
     }
   }
-  return {hash: h, opaque: n ? opaque / n : 0, colours: [...colours].slice(0, 20), tiles: imgs.length};
+  const first = imgs.length ? imgs[0][1] : null;
+  return {hash: h, opaque: n ? opaque / n : 0, colours: [...colours].slice(0, 20), tiles: imgs.length,
+          src: first && first.classList.contains('leaflet-image-layer') ? first.src : null};
 }"""
-
 
 def screen_picture(page, selector: str) -> dict:
     """What the screen shows inside ``selector``: the share of pixels that are not Leaflet's grey background
@@ -97,6 +109,14 @@ def wait_for_picture(page, selector: str, timeout: float, *, share: float = 0.3,
             return seen
         page.wait_for_timeout(300)
     raise AssertionError(f"{selector} shows no picture after {timeout} s: {seen}")
+
+
+def new_page(browser, width: int = 1400, height: int = 950):
+    """A page of ``width`` x ``height`` px in which the basemaps' tiles fail as with no network
+    (:data:`BASEMAP_HOSTS`)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.route(BASEMAP_HOSTS, lambda route: route.abort("internetdisconnected"))
+    return page
 
 
 def free_port() -> int:
@@ -164,7 +184,7 @@ def test_click_to_train_in_the_browser(backend, tmp_path):
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1400, "height": 950})
+                page = new_page(browser)
                 start = time.perf_counter()
                 page.goto(url, timeout=TIMEOUT_MS)
                 page.wait_for_selector(".landclass-app .leaflet-container", timeout=TIMEOUT_MS)

@@ -15,6 +15,7 @@ from test_browser import (
     ROOT,
     TIMEOUT_MS,
     free_port,
+    new_page,
     start_server,
     stop_server,
     wait_for_picture,
@@ -49,7 +50,7 @@ def test_app_runs_in_jupyterlab(tmp_path):
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1500, "height": 1000})
+                page = new_page(browser, 1500, 1000)
                 try:
                     start = time.perf_counter()
                     page.goto(lab, timeout=TIMEOUT_MS)

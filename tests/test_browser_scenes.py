@@ -18,7 +18,17 @@ import pytest
 import rasterio
 from playwright.sync_api import sync_playwright
 from rasterio.warp import transform_bounds
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, JS_PIXELS, TIMEOUT_MS, free_port, start_server, stop_server
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JS_PIXELS,
+    TIMEOUT_MS,
+    free_port,
+    new_page,
+    start_server,
+    stop_server,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -139,7 +149,7 @@ def test_own_image_and_training_end_to_end(scene, tmp_path):
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1400, "height": 950})
+                page = new_page(browser)
                 try:
                     name, saved, options = walk(page, url, spec, scene, workdir, (west, south, east, north))
                 except Exception:

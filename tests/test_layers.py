@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("training", {"training"}),
     ("model", {"model"}),
     ("assessment", {"accuracy", "validation", "report", "export", "guidance"}),
-    ("pipeline", {"pipeline", "display", "live", "store", "worker"}),
+    ("pipeline", {"pipeline", "display", "live", "overlay", "store", "worker"}),
     ("interfaces", {"cli", "ui"}),
 ]
 

@@ -9,7 +9,6 @@ import json
 import math
 import shutil
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import geopandas as gpd
 import ipywidgets as W
@@ -18,6 +17,7 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
+from landclass_ui.overlay import EMPTY_PNG
 from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
 from landclass_ui.store import RecipeStore
@@ -775,8 +775,8 @@ def test_screen_size():
 def make_map(clicks):
     from ipyleaflet import TileLayer
 
-    layers = [TileLayer(url=f"http://127.0.0.1/{n}/{{z}}/{{x}}/{{y}}.png") for n in "abcd"]
-    return MapView(*layers, center=(0.0, 0.0), bounds=[[-1, -1], [1, 1]],
+    image = TileLayer(url="http://127.0.0.1/image/{z}/{x}/{y}.png")
+    return MapView(image, center=(0.0, 0.0), bounds=[[-1, -1], [1, 1]],
                    on_click=lambda lat, lon, nearest: clicks.append((lat, lon, nearest)))
 
 
@@ -802,6 +802,24 @@ def test_nearest_point_within_pick_radius():
     view._interaction(type="click", coordinates=[0.0, 50 * deg_per_px])
     view._interaction(type="mousemove", coordinates=[0.0, 0.0])
     assert clicks == [(0.0, 8 * deg_per_px, 0), (0.0, 50 * deg_per_px, None)]
+
+
+def test_map_has_basemaps_under_the_image_and_overlays_over_it():
+    view = make_map([])
+    osm, esri, image, classification, prob, uncertain = view.map.layers[:6]
+    assert (osm.name, esri.name, image) == ("OpenStreetMap", "Esri World Imagery", view.image_layer)
+    assert osm.base and esri.base and osm.visible and not esri.visible  # a choice in the layer control
+    assert "tile.openstreetmap.org" in osm.url and "arcgisonline.com" in esri.url
+    assert "OpenStreetMap" in osm.attribution and "Esri" in esri.attribution
+    assert classification.layers == (view.class_layer, view.view_layer)
+    assert (prob, uncertain) == (view.prob_layer, view.uncertain_layer) and not prob.visible
+    # an overlay gets its picture and its place in one message; the opacity slider drives the class layers
+    view.show_overlay("class", "data:image/png;base64,AAAA", ((1.0, 2.0), (3.0, 4.0)))
+    assert view.class_layer.url.endswith("AAAA") and view.class_layer.bounds == [[1.0, 2.0], [3.0, 4.0]]
+    view.opacity.value = 0.3
+    assert view.class_layer.opacity == view.view_layer.opacity == view.prob_layer.opacity == 0.3
+    view.clear_overlays()
+    assert view.class_layer.url == view.view_layer.url == EMPTY_PNG
 
 
 def test_nearest_point_without_points():
@@ -858,35 +876,45 @@ def test_app_starts_asking_for_two_classes(app_run):
     assert app_run["app"].message.value == ""
 
 
+def overlay_value(layer, grid_result, lat, lon):
+    """What the map shows at (lat, lon): the RGBA of the class overlay's pixel there (its PNG placed between its
+    bounds in Web Mercator, as Leaflet places it), and the class of the live result's pixel there."""
+    from landclass_ui.overlay import decode_data_url
+
+    rgba = decode_data_url(layer.url)
+    (south, west), (north, east) = layer.bounds
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    x0, y0 = to_merc.transform(west, north)
+    x1, y1 = to_merc.transform(east, south)
+    x, y = to_merc.transform(lon, lat)
+    h, w = rgba.shape[:2]
+    shown = rgba[int((y0 - y) / (y0 - y1) * h), int((x - x0) / (x1 - x0) * w)]
+    to_crs = Transformer.from_crs("EPSG:4326", grid_result.grid.crs, always_xy=True)
+    col, row = ~grid_result.grid.transform * to_crs.transform(lon, lat)
+    return tuple(int(v) for v in shown), int(grid_result.classes[int(row), int(col)])
+
+
 def test_app_clicks_make_a_new_classification(app_run):
+    from landclass_ui.overlay import overlay
+
     app = app_run["app"]
     url = app.map.class_layer.url
-    assert url != app_run["first_url"]
-    parts = urlsplit(url)
-    assert parts.hostname == "127.0.0.1"
-    query = parse_qs(parts.query)
-    path = Path(query["filename"][0])
-    assert path.name.startswith("overview_class_") and path.suffix == ".tif"
-    assert int(query["v"][0]) >= 1
-    assert path.exists()
-    with rasterio.open(path) as src:
-        assert set(np.unique(src.read(1)).tolist()) <= {1, 2, 3}
+    assert url != app_run["first_url"] and url.startswith("data:image/png;base64,")
+    result = app._overview
+    assert set(np.unique(result.classes).tolist()) <= {1, 2, 3, 255}
+    assert url == overlay(result.classes, result.grid, result.model.legend.colormap())[0]
+    assert result.version >= 1
     assert "classified with" in app.status.value and "2 training pixels" in app.status.value
     assert counts(app.trn) == {1: 0, 2: 1, 3: 1}
     assert len(app.map.points_layer.layers) == 2
 
 
 def test_app_two_clicks_map_water_as_water_and_forest_as_forest(app_run):
-    """One click in the lake, one in the forest: the live map shows each clicked place in its own class."""
-    path = parse_qs(urlsplit(app_run["app"].map.class_layer.url).query)["filename"][0]
-    found = {}
-    with rasterio.open(path) as src:
-        classes = src.read(1)
-        to_crs = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
-        for name, (lat, lon) in (("water", app_run["water"]), ("forest", app_run["forest"])):
-            r, c = src.index(*to_crs.transform(lon, lat))
-            found[name] = int(classes[r, c])
-    assert found == {"water": 3, "forest": 2}
+    """One click in the lake, one in the forest: the live map shows each clicked place in its own class, in
+    the legend's colour at that place on the map."""
+    app = app_run["app"]
+    found = {name: overlay_value(app.map.class_layer, app._overview, *app_run[name]) for name in ("water", "forest")}
+    assert found == {"water": ((0, 0x94, 0xFF, 255), 3), "forest": ((0, 0x7F, 0x46, 255), 2)}
 
 
 def test_app_shows_band_importance_of_the_live_forest(app_run):

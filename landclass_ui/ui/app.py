@@ -15,10 +15,8 @@ widget change it makes is handed to the kernel's event loop (:class:`~landclass_
 """
 from __future__ import annotations
 
-import itertools
 import math
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -28,9 +26,11 @@ import ipywidgets as W
 from ..classifiers import feature_importance
 from ..display import composite_bands, make_composite, make_empty
 from ..errors import LandclassError
-from ..guidance import assess_training, locate, suggest_points, view_window
+from ..export import probability_colormap
+from ..guidance import assess_training, locate, suggest_points, uncertain_colormap, view_window
 from ..legend import Legend
-from ..live import LiveClassifier
+from ..live import LiveClassifier, LiveResult
+from ..overlay import overlay
 from ..pipeline import open_recipe_image, open_recipe_images
 from ..recipe import ImageRef, Recipe, TrainingRef, default_name
 from ..sample import sample_paths
@@ -45,7 +45,7 @@ from .cls import ClassifierPanel
 from .common import LOG, LOG_NAME, KernelLoop, Message, guarded, log_to
 from .img import ImagePanel
 from .leg import LegendPanel
-from .map import MapView
+from .map import MAP_CSS, MapView
 from .tasks import ExportPanel
 from .trn import TrainingPanel, collected_points
 
@@ -117,7 +117,6 @@ class LandclassApp:
         self.timings: list[dict] = []
         self.accuracy_seconds: list[float] = []
         self.assessor = Debounced(self._assess_job, 2.0, on_error=self._assess_failed)
-        self._live_dirs = itertools.count(1)
         self.live: LiveClassifier | None = None
         self._polygon_cache: dict[tuple, object] = {}
         self._moved = False  # the map was sent to a new image and the browser has not answered yet
@@ -129,16 +128,12 @@ class LandclassApp:
         empty = make_empty(start.grid if start else None, self.cache)
         image_layer = self.tiles.layer(self._composite_of(self.store.recipe, start)[0] if start else empty,
                                        name="Image", max_zoom=20)
-        class_layer = self.tiles.layer(empty, name="Classification (scene)", max_zoom=20)
-        view_layer = self.tiles.layer(empty, name="Classification (view)", max_zoom=20)
-        prob_layer = self.tiles.layer(empty, name="Probability", max_zoom=20)
-        uncertain_layer = self.tiles.layer(empty, name="Least confident (< 75 %)", max_zoom=20)
-        self._template = class_layer.url
+        self._template = image_layer.url
         self.image_stack = start
         bounds = _latlon_bounds(start.grid) if start else ((-60.0, -170.0), (75.0, 170.0))
-        self.map = MapView(image_layer, class_layer, view_layer, prob_layer,
+        self.map = MapView(image_layer,
                            center=((bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2),
-                           bounds=bounds, on_click=self._on_click, uncertain_layer=uncertain_layer)
+                           bounds=bounds, on_click=self._on_click)
 
         # panels
         self.img = ImagePanel(self.store, start_dir=str(Path(sample_paths().safe).parent))
@@ -148,7 +143,6 @@ class LandclassApp:
         self.cls = ClassifierPanel(self.store)
         self.export = ExportPanel(self.store, str(self.workdir), call=self.ui.call)
         self.acc = AccuracyPanel(str(self.cache), on_go=self._go_to)
-        self._uncertain_link = None
         self._overview = None  # the last LiveResult of the whole scene (suggestions are picked from it)
         self.img.composite.observe(lambda ch: self._schedule("composite"), "value")
         tabs = W.Tab(children=[self.img.widget, self.leg.widget, self.trn.widget, self.aux.widget,
@@ -159,12 +153,10 @@ class LandclassApp:
         tabs.layout = W.Layout(width="440px", min_width="440px")
         self.tabs = tabs
         self.header = self._build_header()
-        self.widget = W.VBox([self.header, self.message, W.HBox([tabs, self.map.map],
-                                                                layout=W.Layout(width="100%"))])
+        self.widget = W.VBox([W.HTML(MAP_CSS), self.header, self.message,
+                              W.HBox([tabs, self.map.map], layout=W.Layout(width="100%"))])
         self.widget.add_class("landclass-app")
 
-        self._probability: str | None = None
-        self._uncertain: str | None = None
         self._bind_layers()
         self._seen = self.store.recipe.to_dict()
         self.store.observe(self._on_edit)
@@ -253,11 +245,11 @@ class LandclassApp:
         self.ui.call(self.message.show, text, kind)
 
     def _set_url(self, layer, path: str) -> None:
-        """Point ``layer`` at the raster ``path``.
+        """Point the tile layer ``layer`` (the image's) at the raster ``path``.
 
         ``path`` must lie within the layer's bounds (the image's). jupyter-leaflet (0.20) then swaps the tiles
         on screen in place, but tiles still loading keep the old URL: so a worker waits (at most 2 s) while the
-        browser says the layer is loading. A new image gets new layers (:meth:`_new_layers`)."""
+        browser says the layer is loading. A new image gets a new layer (:meth:`_new_image_layer`)."""
         if threading.get_ident() != self.ui.thread:
             deadline = time.monotonic() + 2.0
             while layer.loading and layer.visible and time.monotonic() < deadline:
@@ -265,23 +257,15 @@ class LandclassApp:
         self.ui.call(setattr, layer, "url", self.tiles.url(path, self._template, self.version))
 
     def _bind_layers(self) -> None:
-        """Connect the current raster layers to the panels (after they are made or replaced)."""
-        if self._uncertain_link is not None:
-            self._uncertain_link.unlink()
+        """Connect the overlays to the panels."""
         self._uncertain_link = W.link((self.acc.show_uncertain, "value"), (self.map.uncertain_layer, "visible"))
         self.map.prob_layer.observe(lambda ch: self._show_probability(), "visible")
         self.map.uncertain_layer.observe(lambda ch: self._show_uncertain(), "visible")
 
-    def _new_layers(self, image: str, classes: str) -> None:
-        """Replace the raster layers by new ones bounded to another image: ``image`` (its composite) and
-        ``classes`` (an empty raster of its grid) for the others. New layers have no tile still loading from
-        the previous image (see :meth:`_set_url`)."""
-        def swap():
-            current_image = self.map.image_layer
-            self.map.replace_layers(lambda old: self.tiles.layer(image if old is current_image else classes,
-                                                                 name=old.name, max_zoom=20))
-            self._bind_layers()
-        self.ui.call(swap)
+    def _new_image_layer(self, image: str) -> None:
+        """Replace the image layer by a new one bounded to another image's composite ``image``, with no tile
+        still loading from the previous image (see :meth:`_set_url`); the overlays are emptied."""
+        self.ui.call(lambda: self.map.replace_image(self.tiles.layer(image, name="Image", max_zoom=20)))
 
     def _on_bounds(self) -> None:
         """The browser reports a new extent: the map arrived where it was sent, or the user moved it. The
@@ -300,16 +284,25 @@ class LandclassApp:
     def _colors(self) -> dict[int, str]:
         return {int(e["value"]): e["color"] for e in (self.store.recipe.legend or [])}
 
+    def _show_result(self, name: str, result: LiveResult) -> None:
+        """Draw ``result``'s classes in the overlay ``name`` (``"class"`` or ``"view"``) in the legend colours."""
+        url, bounds = overlay(result.classes, result.grid, result.model.legend.colormap())
+        self.ui.call(self.map.show_overlay, name, url, bounds)
+
     def _show_probability(self) -> None:
-        """Point the probability layer at the latest result, only while it is shown (tiles of a hidden layer
+        """Draw the latest result's probability, only while its layer is shown (a hidden overlay's picture
         would still travel to the browser)."""
-        if self._probability and self.map.prob_layer.visible:
-            self._set_url(self.map.prob_layer, self._probability)
+        result = self._overview
+        if result is not None and self.map.prob_layer.visible:
+            url, bounds = overlay(result.probabilities, result.grid, probability_colormap())
+            self.ui.call(self.map.show_overlay, "prob", url, bounds)
 
     def _show_uncertain(self) -> None:
-        """Point the least-confident layer at the latest result, only while it is shown."""
-        if self._uncertain and self.map.uncertain_layer.visible:
-            self._set_url(self.map.uncertain_layer, self._uncertain)
+        """Draw the latest result's least-confident pixels, only while their layer is shown."""
+        result = self._overview
+        if result is not None and self.map.uncertain_layer.visible:
+            url, bounds = overlay(result.uncertain, result.grid, uncertain_colormap(), nodata=0)
+            self.ui.call(self.map.show_overlay, "uncertain", url, bounds)
 
     def _draw_points(self) -> None:
         self.map.show_points(collected_points(self.store.recipe), self._colors(), self.trn.selected)
@@ -404,15 +397,14 @@ class LandclassApp:
         self.ui.call(self.acc.show_suggestions, [], "the scene")
         self.ui.call(self.cls.show_importance, None)
         if not recipe.images:
-            empty = make_empty(None, self.cache)
-            self._new_layers(empty, empty)
+            self._new_image_layer(make_empty(None, self.cache))
             self._set_status("no image yet: open one in IMG")
             return False
         self._set_status("opening the image ...", busy=True)
         stack = self._image_of(recipe)
         self._set_status("drawing the image ...", busy=True)
         path, note = self._composite_of(recipe, stack)
-        self._new_layers(path, make_empty(stack, self.cache))
+        self._new_image_layer(path)
         self._move_to(_latlon_bounds(stack.grid))
         if note:
             self._show(note, "info")
@@ -444,23 +436,13 @@ class LandclassApp:
         return self.map.map.zoom == zoom and south <= lat <= north and west <= lon <= east
 
     def _release(self) -> None:
-        """Forget the previous image: live classifier (its arrays and its folder of rasters), last results."""
-        old = self.live
+        """Forget the previous image: live classifier (its arrays), last results."""
         self.live = None
         self.image_stack = None
-        self._overview = self._probability = self._uncertain = None
-        if old is not None:
-            shutil.rmtree(old.workdir, ignore_errors=True)
+        self._overview = None
 
     def _new_live(self, stack) -> None:
-        old = self.live
-        folder = self.cache / "live" / f"{os.getpid()}-{next(self._live_dirs)}"
-        self.live = LiveClassifier(stack, folder, overview_px=self.overview_px)
-        if old is not None:
-            shutil.rmtree(old.workdir, ignore_errors=True)
-
-    def _class_layers(self) -> list:
-        return [self.map.class_layer, self.map.prob_layer, self.map.view_layer, self.map.uncertain_layer]
+        self.live = LiveClassifier(stack, overview_px=self.overview_px)
 
     def _composite_of(self, recipe: Recipe, stack) -> tuple[str, str | None]:
         """The display copy of ``stack`` for the composite chosen in IMG (bands from the sensor's roles), and a
@@ -524,17 +506,13 @@ class LandclassApp:
             self.ui.call(self.acc.clear)
             self._set_status("add training points of at least two classes (TRN, then Training mode) or load a "
                              "training file")
-            empty = make_empty(self.live.stack, self.cache)
-            for layer in self._class_layers():
-                self._set_url(layer, empty)
+            self.ui.call(self.map.clear_overlays)
             return
         self.version += 1
-        self._set_url(self.map.class_layer, result.classification)
-        self.ui.call(self.cls.show_importance, feature_importance(result.model))
-        self._probability = result.probability
-        self._show_probability()
+        self._show_result("class", result)
         self._overview = result
-        self._uncertain = result.uncertain
+        self.ui.call(self.cls.show_importance, feature_importance(result.model))
+        self._show_probability()
         self._show_uncertain()
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "samples": result.n_samples})
@@ -620,12 +598,14 @@ class LandclassApp:
         screen_m = _ground_size(bounds, size)
         scene_m = _ground_size_grid(self.live.overview_grid)
         if screen_m >= scene_m * 0.9:  # the scene layer is already as fine as the screen
-            self._set_url(self.map.view_layer, make_empty(self.live.stack, self.cache))
+            self.ui.call(self.map.clear_overlays, "view")
             return
         result = self.live.classify_view(bounds, size)
-        if result is not None:
+        if result is None:
+            self.ui.call(self.map.clear_overlays, "view")
+        else:
             self.version += 1
-            self._set_url(self.map.view_layer, result.classification)
+            self._show_result("view", result)
 
 
 def resend_state(*roots: W.Widget) -> int:

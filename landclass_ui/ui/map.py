@@ -1,13 +1,49 @@
-"""The map: image composite, live classification and probability layers, training points, training mode."""
+"""The map: basemaps, image composite, live classification and probability overlays, training points and
+polygons, training mode, legend and opacity."""
 from __future__ import annotations
 
 import math
 from typing import Callable
 
 import ipywidgets as W
-from ipyleaflet import CircleMarker, GeoJSON, LayerGroup, LayersControl, Map, ScaleControl, WidgetControl
+from ipyleaflet import (
+    CircleMarker,
+    GeoJSON,
+    ImageOverlay,
+    LayerGroup,
+    LayersControl,
+    Map,
+    ScaleControl,
+    TileLayer,
+    WidgetControl,
+)
 
-__all__ = ["MapView", "screen_size", "metres_per_pixel", "fit_zoom"]
+from ..overlay import EMPTY_PNG
+
+__all__ = ["MapView", "screen_size", "metres_per_pixel", "fit_zoom", "basemaps", "MAP_CSS"]
+
+#: The map's style: overlays of class rasters drawn pixel for pixel (no smoothing that would mix class colours);
+#: the basemaps' attribution kept to the right half, clear of the scale bar.
+MAP_CSS = ("<style>.leaflet-landclass-class-pane img, .leaflet-landclass-prob-pane img, "
+           ".leaflet-landclass-uncertain-pane img {image-rendering: pixelated;} "
+           ".landclass-app .leaflet-control-attribution {max-width: 55%;}</style>")
+
+
+def basemaps() -> list[TileLayer]:
+    """OpenStreetMap (shown) and Esri World Imagery (a choice in the layer control) as base layers.
+
+    The browser fetches them from the public servers; offline, their tiles fail quietly and the map shows the
+    image on a grey background. URLs and attributions from leaflet-providers (via ``xyzservices``).
+    """
+    import xyzservices.providers as xyz
+
+    layers = []
+    for provider, name, visible in ((xyz.OpenStreetMap.Mapnik, "OpenStreetMap", True),
+                                    (xyz.Esri.WorldImagery, "Esri World Imagery", False)):
+        layers.append(TileLayer(url=provider.build_url(), attribution=provider.html_attribution, name=name,
+                                base=True, visible=visible, max_zoom=20,
+                                max_native_zoom=int(provider.get("max_zoom") or 18)))
+    return layers
 
 #: Map size in screen pixels assumed before the browser has reported the map's extent.
 DEFAULT_MAP_PX = (800, 640)
@@ -56,37 +92,41 @@ def fit_zoom(bounds, size_px: tuple[int, int] = DEFAULT_MAP_PX, *, max_zoom: int
 class MapView:
     """The ipyleaflet map with the app's layers.
 
+    ``image_layer`` is the image's tile layer (:class:`landclass_ui.tiles.TileService`); the live results are
+    image overlays (:mod:`landclass_ui.overlay`) shown with :meth:`show_overlay`: ``class_layer`` (the whole
+    scene), ``view_layer`` (the visible extent, zoomed in), ``prob_layer`` and ``uncertain_layer`` (hidden by
+    default). ``bounds`` (``((south, west), (north, east))``, degrees) is the image's extent.
+
     ``on_click(lat, lon, nearest_index)`` is called for clicks in training mode; ``nearest_index`` is the index
     of the training point within :data:`PICK_RADIUS_PX` of the click, or None.
     """
 
-    def __init__(self, image_layer, class_layer, view_layer, prob_layer, *, center, bounds,
-                 on_click: Callable[[float, float, int | None], None], uncertain_layer=None):
+    #: The overlays, by the name :meth:`show_overlay` takes.
+    OVERLAYS = {"class": "class_layer", "view": "view_layer", "prob": "prob_layer", "uncertain": "uncertain_layer"}
+
+    def __init__(self, image_layer, *, center, bounds, on_click: Callable[[float, float, int | None], None]):
         self.image_layer = image_layer
-        self.class_layer = class_layer
-        self.view_layer = view_layer
-        self.prob_layer = prob_layer
-        self.uncertain_layer = uncertain_layer  # least-confident pixels (magenta), hidden by default
+        image_layer.pane = "landclass-image"
         # each kind of layer in its own pane: a fixed stacking order, and a CSS class to find it by
         # (leaflet-landclass-<kind>-pane)
-        for layer, pane in ((image_layer, "image"), (class_layer, "class"), (view_layer, "class"),
-                            (prob_layer, "prob")):
-            layer.pane = f"landclass-{pane}"
+        self.class_layer = ImageOverlay(url=EMPTY_PNG, bounds=bounds, name="Classification (scene)",
+                                        pane="landclass-class")
+        self.view_layer = ImageOverlay(url=EMPTY_PNG, bounds=bounds, name="Classification (view)",
+                                       pane="landclass-class")
+        self.prob_layer = ImageOverlay(url=EMPTY_PNG, bounds=bounds, name="Probability", pane="landclass-prob",
+                                       visible=False)
+        # least-confident pixels (magenta), hidden by default
+        self.uncertain_layer = ImageOverlay(url=EMPTY_PNG, bounds=bounds, name="Least confident (< 75 %)",
+                                            pane="landclass-uncertain", visible=False, opacity=0.6)
         self.target = None
         self.points_layer = LayerGroup(name="Training points")
         self.polygons_layer = LayerGroup(name="Training polygons")
-        self.classification = LayerGroup(layers=[class_layer, view_layer], name="Classification")
-        prob_layer.visible = False
-        extra = []
-        if uncertain_layer is not None:
-            uncertain_layer.pane = "landclass-uncertain"
-            uncertain_layer.visible = False
-            uncertain_layer.opacity = 0.6
-            extra = [uncertain_layer]
+        self.classification = LayerGroup(layers=[self.class_layer, self.view_layer], name="Classification")
         self.map = Map(
             panes={"landclass-image": {"zIndex": 210}, "landclass-class": {"zIndex": 220},
                    "landclass-prob": {"zIndex": 230}, "landclass-uncertain": {"zIndex": 235}},
-            layers=[image_layer, self.classification, prob_layer, *extra, self.polygons_layer, self.points_layer],
+            layers=[*basemaps(), image_layer, self.classification, self.prob_layer, self.uncertain_layer,
+                    self.polygons_layer, self.points_layer],
             center=center,
             zoom=9,
             scroll_wheel_zoom=True,
@@ -129,23 +169,32 @@ class MapView:
         for layer in (self.class_layer, self.view_layer, self.prob_layer):
             layer.opacity = self.opacity.value
 
-    #: The raster layers, by attribute.
-    RASTER_LAYERS = ("image_layer", "class_layer", "view_layer", "prob_layer", "uncertain_layer")
+    def replace_image(self, new) -> None:
+        """Swap the image layer for ``new`` (another image: a layer bounded to it, whose tiles all start
+        fresh), keeping its pane, opacity, visibility and place on the map; the overlays are emptied and moved
+        to the image's extent, ``new.bounds``."""
+        old = self.image_layer
+        new.pane, new.opacity, new.visible = old.pane, old.opacity, old.visible
+        self.map.substitute(old, new)
+        self.image_layer = new
+        bounds = getattr(new, "bounds", None)
+        for name in self.OVERLAYS:
+            self.show_overlay(name, EMPTY_PNG, bounds or None)
 
-    def replace_layers(self, make: Callable[[object], object]) -> None:
-        """Swap every raster layer for ``make(old_layer)`` (a new image: new layers bounded to it, whose tiles
-        all start fresh), keeping each layer's pane, opacity, visibility and place on the map."""
-        for attr in self.RASTER_LAYERS:
-            old = getattr(self, attr)
-            if old is None:
-                continue
-            new = make(old)
-            new.pane, new.opacity, new.visible = old.pane, old.opacity, old.visible
-            if old in self.classification.layers:
-                self.classification.layers = tuple(new if x is old else x for x in self.classification.layers)
-            else:
-                self.map.substitute(old, new)
-            setattr(self, attr, new)
+    def show_overlay(self, name: str, url: str, bounds=None) -> None:
+        """Show ``url`` (a PNG ``data:`` URL, :func:`landclass_ui.overlay.overlay`) in the overlay ``name``
+        (a key of :data:`OVERLAYS`) over ``bounds`` (``((south, west), (north, east))``, degrees; None keeps
+        the current ones). Both change in one message, so the new picture never shows at the old place."""
+        layer = getattr(self, self.OVERLAYS[name])
+        with layer.hold_sync():
+            if bounds is not None:
+                layer.bounds = [list(bounds[0]), list(bounds[1])]
+            layer.url = url
+
+    def clear_overlays(self, *names: str) -> None:
+        """Show nothing in the overlays ``names`` (all when none is named)."""
+        for name in names or tuple(self.OVERLAYS):
+            self.show_overlay(name, EMPTY_PNG)
 
     def fit(self, bounds) -> None:
         """Centre the map on ``bounds`` (``((south, west), (north, east))``, degrees) and zoom so that it fits.
