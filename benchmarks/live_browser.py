@@ -8,13 +8,15 @@ headless Chromium (``/usr/bin/chromium``, 1400 x 950), it measures:
   ``tests/test_browser.py`` does): target <= 4 s;
 * TRN tab, file = the bundled sample's polygons, class field ``class``, click "Load training file" -> the first
   classification on screen (every classification tile loaded from the new map): target <= 1.5 s;
-* a click on the map (training mode on, a class chosen in the class chooser; classes in turn) -> every
-  classification tile on screen replaced by the new map, as ``test_click_to_train_in_the_browser`` measures it:
-  median <= 0.5 s and p90 <= 0.8 s over ``--clicks`` clicks (default 8). Clicks follow one another as soon as
-  the new map is on screen, after the accuracy assessment of the loaded file is done. Also shown: the retrain +
-  predict seconds the status line reports ("classified with N training pixels in X s", 0.1 s resolution), and
-  the rest of the click (click -> tiles minus that): the time spent outside the model (widget messages, worker
-  hand-over, tiles reaching the browser).
+* a click on the map (training mode on, a class chosen in the class chooser; classes in turn) -> the new map
+  on screen: median <= 0.5 s and p90 <= 0.8 s over ``--clicks`` clicks (default 8). The map refreshes
+  progressively: first a coarse picture of the new classification (at most 256 px a side), then the full one
+  (the whole-scene layer, 640 px a side); both are timed, each from the click to the picture decoded in the
+  page. Clicks follow one another as soon as the full map is on screen, after the accuracy assessment of the
+  loaded file is done. Also shown: the retrain + predict seconds the status line reports ("classified with N
+  training pixels in X s", 0.1 s resolution, up to the full picture), and the rest of the click (click -> full
+  map minus that): the time spent outside the model (widget messages, worker hand-over, the picture reaching
+  the browser).
 
 The targets are those of the project's issue 10. Ratios are measured / target: <= 1 meets the target.
 Machines are shared and noisy (on a 2-core box, anything else running can double the figures): compare the *ratios*
@@ -55,10 +57,12 @@ from test_browser import (  # noqa: E402  (the browser test's helpers, so both m
 
 from landclass_ui.sample import sample_paths  # noqa: E402
 
-TARGETS = {"open": 4.0, "load": 1.5, "click_median": 0.5, "click_p90": 0.8}  # seconds, issue 10
+TARGETS = {"open": 4.0, "load": 1.5, "click_median": 0.5, "click_p90": 0.8,  # seconds, issue 10
+           "full_median": 0.5, "full_p90": 0.8}
 STEPS = [("open", "page open -> image tiles on screen"), ("load", "Load training file -> classification"),
-         ("click_median", "click -> new classification, median"), ("click_p90", "click -> new classification, p90"),
-         ("model", "  retrain+predict (status line), median"), ("rest", "  rest of the click, median")]
+         ("click_median", "click -> first new picture, median"), ("click_p90", "click -> first new picture, p90"),
+         ("full_median", "click -> full new map, median"), ("full_p90", "click -> full new map, p90"),
+         ("model", "  retrain+predict (status line), median"), ("rest", "  rest of the full click, median")]
 SERVERS = {"voila": "standalone voila app.ipynb", "jupyter": "jupyter server, /voila/render/app.ipynb"}
 TIMEOUT_MS = 180_000
 STATUS = re.compile(r"classified with (\d+) training pixels in ([\d.]+) s")
@@ -74,14 +78,17 @@ def status_text(page) -> str:
     return el.inner_text() if el else ""
 
 
-def wait_new_map(page, previous_status: str, timeout_ms: int = 90_000) -> float:
-    """Wait for a new classification: status line, then every classification tile refreshed and loaded.
-    Returns the retrain+predict seconds of the status line."""
-    page.wait_for_function(JS_NEW_STATUS, arg=previous_status, timeout=timeout_ms, polling=20)
-    page.wait_for_function(JS_REFRESHED, arg="class", timeout=timeout_ms, polling=20)
-    page.wait_for_function(JS_LAYER_LOADED, arg=["class", 1], timeout=timeout_ms, polling=20)
+def wait_new_map(page, previous_status: str, start: float, timeout_ms: int = 90_000) -> tuple[float, float, float]:
+    """Wait for a new classification: the first new picture (the scene overlay replaced and decoded), then the
+    full one (the status line of the new classification, sent after it, and the picture decoded). Returns the
+    seconds from ``start`` to each, and the retrain+predict seconds of the status line."""
+    page.wait_for_function(JS_REFRESHED, arg="class", timeout=timeout_ms, polling=10)
+    first = time.perf_counter() - start
+    page.wait_for_function(JS_NEW_STATUS, arg=previous_status, timeout=timeout_ms, polling=10)
+    page.wait_for_function(JS_LAYER_LOADED, arg=["class", 1], timeout=timeout_ms, polling=10)
+    full = time.perf_counter() - start
     found = STATUS.search(status_text(page))
-    return float(found.group(2)) if found else float("nan")
+    return first, full, float(found.group(2)) if found else float("nan")
 
 
 def click_positions(n: int) -> list[tuple[float, float]]:
@@ -132,8 +139,7 @@ def _measure(page, url: str, polygons: str, clicks: int) -> dict:
     previous = status_text(page)
     t = time.perf_counter()
     page.get_by_role("button", name="Load training file").click()
-    load_model = wait_new_map(page, previous)
-    loaded = time.perf_counter() - t
+    _, loaded, load_model = wait_new_map(page, previous, t)
     first = page.evaluate(JS_PIXELS, "class")
     if first["opaque"] == 0:
         print(f"  warning: the classification drawn after Load looks empty: {first}")
@@ -148,26 +154,29 @@ def _measure(page, url: str, polygons: str, clicks: int) -> dict:
     page.wait_for_selector(".landclass-training-toggle.mod-active", timeout=10_000)
     labels = [x.strip() for x in page.locator(".landclass-class-chooser select option").all_inner_texts()]
     box = page.locator(map_sel).bounding_box()
-    times, model = [], []
+    times, fulls, model = [], [], []
     for k, (fx, fy) in enumerate(click_positions(clicks)):
         page.select_option(".landclass-class-chooser select", label=labels[k % len(labels)])
         page.evaluate(JS_MARK_OLD, "class")
         previous = status_text(page)
         t = time.perf_counter()
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        model.append(wait_new_map(page, previous))
-        times.append(time.perf_counter() - t)
+        to_first, to_full, seconds = wait_new_map(page, previous, t)
+        times.append(to_first)
+        fulls.append(to_full)
+        model.append(seconds)
     if page.evaluate(JS_PIXELS, "class")["hash"] == first["hash"]:
         print("  warning: the classification tiles did not change over the clicks")
-    return {"open": opened, "load": loaded, "load_model": load_model, "times": times, "model": model,
-            "status": status_text(page)}
+    return {"open": opened, "load": loaded, "load_model": load_model, "times": times, "fulls": fulls,
+            "model": model, "status": status_text(page)}
 
 
 def summarize(run: dict) -> dict:
-    times, model = run["times"], run["model"]
+    times, fulls, model = run["times"], run["fulls"], run["model"]
+    p90 = lambda xs: statistics.quantiles(xs, n=10, method="inclusive")[-1]  # noqa: E731
     return {"open": run["open"], "load": run["load"], "click_median": statistics.median(times),
-            "click_p90": statistics.quantiles(times, n=10, method="inclusive")[-1],
-            "model": statistics.median(model), "rest": statistics.median(t - m for t, m in zip(times, model))}
+            "click_p90": p90(times), "full_median": statistics.median(fulls), "full_p90": p90(fulls),
+            "model": statistics.median(model), "rest": statistics.median(t - m for t, m in zip(fulls, model))}
 
 
 def report(server: str, runs: list[dict], clicks: int) -> str:
@@ -181,10 +190,10 @@ def report(server: str, runs: list[dict], clicks: int) -> str:
         lines.append(f"{name:<42} {value[key]:8.2f}s {cells[0]} {cells[1]}")
     met = [key for key in TARGETS if value[key] <= TARGETS[key]]
     worst = max(TARGETS, key=lambda key: value[key] / TARGETS[key])
-    share = value["model"] / value["click_median"] if value["click_median"] else float("nan")
+    share = value["model"] / value["full_median"] if value["full_median"] else float("nan")
     lines.append(f"{server}: {len(met)}/{len(TARGETS)} targets met; ratios "
                  + ", ".join(f"{key} {value[key] / TARGETS[key]:.2f}" for key in TARGETS)
-                 + f"; worst {worst}; model {share:.0%} of the median click")
+                 + f"; worst {worst}; model {share:.0%} of the median full click")
     return "\n".join(lines)
 
 
@@ -204,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
             run = run_once(server, args.clicks)
             results[server].append(run)
             print(f"[{server} run {i}] open {run['open']:.2f} s; load {run['load']:.2f} s (status "
-                  f"{run['load_model']:.1f} s); clicks {[round(x, 2) for x in run['times']]} s; status "
+                  f"{run['load_model']:.1f} s); first pictures {[round(x, 2) for x in run['times']]} s; full "
+                  f"maps {[round(x, 2) for x in run['fulls']]} s; status "
                   f"{run['model']} s; last status {run['status']!r}", flush=True)
     for server in servers:
         print(report(server, results[server], args.clicks))

@@ -12,6 +12,7 @@ resolution from the image, as in the exported map.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -29,7 +30,10 @@ from .model import TrainedModel, fit, predict_block
 from .recipe import Recipe
 from .training import SampleTable, extract_samples, points_frame, read_training
 
-__all__ = ["LiveClassifier", "LiveResult"]
+__all__ = ["LiveClassifier", "LiveResult", "COARSE_PX"]
+
+#: Longest side, in pixels, of the first, coarse picture of a progressive refresh (tens of ms to classify).
+COARSE_PX = 256
 
 
 @dataclass
@@ -84,6 +88,7 @@ class LiveClassifier:
         self.model: TrainedModel | None = None
         self.samples_used: SampleTable | None = None  # the training pixels of the last fit
         self.messages: list[str] = []
+        self._view_data: tuple[tuple, np.ndarray, Grid] | None = None  # the last view read: its key, data, grid
 
     # --- data ---------------------------------------------------------------------------------------------
 
@@ -158,16 +163,17 @@ class LiveClassifier:
 
     def fit(self, recipe: Recipe, legend: Legend) -> TrainedModel | None:
         """Train the recipe's classifier; None while fewer than two classes have training pixels."""
-        samples = self.samples(recipe, legend)
-        self.samples_used = samples
-        if samples is None:
-            self.model = None
-            return None
-        self.model = fit(samples, legend, recipe.classifier.name, recipe.classifier.params)
-        return self.model
+        with self._lock:
+            samples = self.samples(recipe, legend)
+            self.samples_used = samples
+            if samples is None:
+                self.model = None
+                return None
+            self.model = fit(samples, legend, recipe.classifier.name, recipe.classifier.params)
+            return self.model
 
-    def update(self, recipe: Recipe, legend: Legend) -> LiveResult | None:
-        """Retrain and classify the whole scene at the coarse scale.
+    def update(self, recipe: Recipe, legend: Legend, *, coarse: bool = False) -> LiveResult | None:
+        """Retrain (:meth:`fit`) and classify the whole scene (:meth:`classify_overview`).
 
         Returns None while the training data hold fewer than two classes.
 
@@ -176,37 +182,65 @@ class LiveClassifier:
         LandclassError
             Training data that cannot be used (unknown class, ...).
         """
+        if self.fit(recipe, legend) is None:
+            return None
+        return self.classify_overview(coarse=coarse)
+
+    def classify_overview(self, *, coarse: bool = False) -> LiveResult | None:
+        """Classify the whole scene with the last model (:meth:`fit`) on :attr:`overview_grid`, or with
+        ``coarse`` on at most :data:`COARSE_PX` pixels a side (every k-th pixel of it, the centre one of each
+        k x k block: a first picture in tens of ms, replaced by the full one right after). None without a
+        model."""
         with self._lock:
-            model = self.fit(recipe, legend)
-            if model is None:
+            if self.model is None:
                 return None
-            return self._predict(model, self.overview(), self.overview_grid, "overview")
+            data, grid = self.overview(), self.overview_grid
+            if coarse:
+                data, grid = _every(data, grid, math.ceil(max(grid.width, grid.height) / COARSE_PX))
+            return self._predict(self.model, data, grid, "overview")
 
     def classify_view(self, bounds: tuple[float, float, float, float], size: tuple[int, int],
-                      crs="EPSG:4326") -> LiveResult | None:
+                      crs="EPSG:4326", *, coarse: bool = False) -> LiveResult | None:
         """Classify the extent ``bounds`` (``west, south, east, north`` in ``crs``) at ``size`` ``(w, h)``
-        screen pixels (never finer than the image). Needs a model from :meth:`update`; None without one or
-        when the extent misses the image."""
+        screen pixels (never finer than the image); with ``coarse``, at most :data:`COARSE_PX` pixels a side.
+        Needs a model from :meth:`fit`; None without one or when the extent misses the image.
+
+        The bands of the last extent are kept: a retrain on the same view reads nothing from the image."""
+        with self._lock:
+            if self.model is None:
+                return None
+            found = self._view(bounds, size, crs)
+            if found is None:
+                return None
+            data, grid = found
+            if coarse:
+                data, grid = _every(data, grid, math.ceil(max(grid.width, grid.height) / COARSE_PX))
+            return self._predict(self.model, data, grid, "view")
+
+    def _view(self, bounds, size, crs) -> tuple[np.ndarray, Grid] | None:
+        """The bands ``(n_bands, h, w)`` float32 of the extent ``bounds`` at about ``size`` and their grid
+        (cached for the last extent); None when the extent misses the image."""
         import rasterio.errors
         import rasterio.windows
         from rasterio.warp import transform_bounds
 
-        with self._lock:
-            if self.model is None:
-                return None
-            g = self.stack.grid
-            left, bottom, right, top = transform_bounds(crs, g.crs, *bounds, densify_pts=21)
-            win = rasterio.windows.from_bounds(left, bottom, right, top, transform=g.transform)
-            full = Window(0, 0, g.width, g.height)
-            try:
-                win = win.round_offsets(op="floor").round_lengths(op="ceil").intersection(full)
-            except rasterio.errors.WindowError:  # the view misses the image
-                return None
-            w = max(1, min(int(win.width), int(size[0])))
-            h = max(1, min(int(win.height), int(size[1])))
-            transform = g.window_transform(win) * Affine.scale(win.width / w, win.height / h)
-            data = self.stack.read(win, (h, w))
-            return self._predict(self.model, data, Grid(g.crs, transform, w, h), "view")
+        key = (tuple(bounds), tuple(size), str(crs))
+        if self._view_data is not None and self._view_data[0] == key:
+            return self._view_data[1], self._view_data[2]
+        g = self.stack.grid
+        left, bottom, right, top = transform_bounds(crs, g.crs, *bounds, densify_pts=21)
+        win = rasterio.windows.from_bounds(left, bottom, right, top, transform=g.transform)
+        full = Window(0, 0, g.width, g.height)
+        try:
+            win = win.round_offsets(op="floor").round_lengths(op="ceil").intersection(full)
+        except rasterio.errors.WindowError:  # the view misses the image
+            return None
+        w = max(1, min(int(win.width), int(size[0])))
+        h = max(1, min(int(win.height), int(size[1])))
+        transform = g.window_transform(win) * Affine.scale(win.width / w, win.height / h)
+        data, grid = self.stack.read(win, (h, w)), Grid(g.crs, transform, w, h)
+        self._view_data = (key, data, grid)
+        return data, grid
 
     def _predict(self, model: TrainedModel, data: np.ndarray, grid: Grid, tag: str) -> LiveResult:
         start = time.perf_counter()
@@ -214,3 +248,13 @@ class LiveClassifier:
         self._version += 1
         return LiveResult(self._version, grid, model, model.n_samples, model.fit_seconds,
                           time.perf_counter() - start, classes, prob, tag)
+
+
+def _every(data: np.ndarray, grid: Grid, step: int) -> tuple[np.ndarray, Grid]:
+    """Every ``step``-th pixel of ``data`` (``(bands, h, w)`` on ``grid``), the centre one of each block, and
+    the grid of the result (its pixels ``step`` times larger)."""
+    if step <= 1:
+        return data, grid
+    first = step // 2
+    sub = data[:, first::step, first::step]
+    return sub, Grid(grid.crs, grid.transform * Affine.scale(step), sub.shape[2], sub.shape[1])

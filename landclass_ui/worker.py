@@ -53,6 +53,12 @@ class Worker:
         """True while a pass runs or work is queued."""
         return self._busy
 
+    def pending(self, *tasks: str) -> bool:
+        """True when any of ``tasks`` is queued for the next pass (a pass can skip work that the next one
+        redoes anyway)."""
+        with self._lock:
+            return bool(self._pending.intersection(tasks))
+
     def schedule(self, *tasks: str) -> None:
         """Queue ``tasks``; start the thread unless it runs (then they join its next pass)."""
         with self._lock:

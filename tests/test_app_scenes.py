@@ -176,7 +176,7 @@ def test_background_error_reaches_the_page_and_the_log(app, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(app.live, "update", broken)
+    monkeypatch.setattr(app.live, "fit", broken)
     app.store.edit("add point", lambda r: r.training[0].points.append({"x": 1.3, "y": 43.6, "class": 1}))
     app.wait_idle()
     assert is_error(app.message) and "disk on fire" in app.message.value

@@ -137,3 +137,37 @@ def test_one_class_file_completed_by_points(live, tmp_path):
     only_water.training.append(TrainingRef("points", points=[{"x": x, "y": y, "class": 2}]))
     result = live.update(only_water, LEGEND)
     assert result is not None and result.n_samples == 282 + 1  # the water polygons' pixels and the point
+
+
+def test_coarse_picture_is_every_kth_pixel_of_the_full_one(live):
+    """The first, coarse picture of a refresh is the full one's pixels at the centres of k x k blocks: same
+    model, same bands, so the same classes, on a grid k times coarser over the same place."""
+    from landclass_ui.live import COARSE_PX
+
+    recipe = Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
+                    training=[TrainingRef("file", SAMPLE.polygons, "class")])
+    full = live.update(recipe, LEGEND)
+    coarse = live.classify_overview(coarse=True)
+    step = -(-457 // COARSE_PX)  # 2
+    assert max(coarse.classes.shape) <= COARSE_PX and coarse.grid.res == pytest.approx(
+        (full.grid.res[0] * step, full.grid.res[1] * step))
+    assert np.array_equal(coarse.classes, full.classes[step // 2::step, step // 2::step])
+    assert np.array_equal(coarse.probabilities, full.probabilities[step // 2::step, step // 2::step])
+    assert coarse.grid.transform.c == full.grid.transform.c and coarse.grid.transform.f == full.grid.transform.f
+
+
+def test_view_bands_are_read_once_per_extent(live, monkeypatch):
+    west, north = TO_LONLAT.transform(300000 + 600 * 60, 4900020 - 500 * 60)
+    east, south = TO_LONLAT.transform(300000 + 800 * 60, 4900020 - 600 * 60)
+    view = ((west, south, east, north), (100, 50))
+    first = live.classify_view(*view)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the view's bands were read again")
+
+    monkeypatch.setattr(live.stack, "read", no_read)
+    again = live.classify_view(*view)  # a retrain on the same view: no read
+    coarse = live.classify_view(*view, coarse=True)
+    assert np.array_equal(again.classes, first.classes) and coarse.classes.shape == first.classes.shape
+    with pytest.raises(AssertionError, match="read again"):
+        live.classify_view((west, south, east, north), (120, 60))  # another extent is read

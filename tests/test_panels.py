@@ -822,6 +822,23 @@ def test_map_has_basemaps_under_the_image_and_overlays_over_it():
     assert view.class_layer.url == view.view_layer.url == EMPTY_PNG
 
 
+def test_training_polygons_show_their_class_under_the_pointer():
+    view = make_map([])
+    square = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"label": "forest"},
+              "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]]}}]}
+    view.show_polygons([("FOREST", "#007f46", square), ("WATER", "#0094ff", square)])
+    forest, water = view.polygons_layer.layers
+    assert forest.style["color"] == "#007f46" and forest.hover_style["weight"] > forest.style["weight"]
+    assert view.hover.value == ""
+    # the page reports the pointer over a feature as a "mouseover" message of the layer
+    water._handle_mouse_events(None, {"event": "mouseover", "feature": square["features"][0],
+                                      "properties": {"label": "water"}}, None)
+    assert "<b>WATER</b>" in view.hover.value and "#0094ff" in view.hover.value
+    forest._handle_mouse_events(None, {"event": "mouseover", "feature": square["features"][0],
+                                       "properties": {"label": "forest"}}, None)
+    assert "<b>FOREST</b>" in view.hover.value
+
+
 def test_nearest_point_without_points():
     view = make_map([])
     assert view.nearest_point(0.0, 0.0) is None

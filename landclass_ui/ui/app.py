@@ -380,11 +380,15 @@ class LandclassApp:
             self._composite(recipe)
         if "polygons" in todo:
             self._draw_polygons(recipe)
+        view_done = False
         if "train" in todo:
-            self._retrain(recipe)
+            view_done = self._retrain(recipe)
+            if view_done is None:  # newer training is queued: the next pass redoes the rest
+                return
         if todo & {"train", "view", "stack"}:
             self._suggest()
-            self._refresh_view()
+            if not view_done:
+                self._refresh_view()
         if "train" in todo and self.live is not None and self.live.model is not None:
             self._schedule_assess(recipe, self.live.samples_used)
 
@@ -494,34 +498,49 @@ class LandclassApp:
             layers.append((name, color, frame.__geo_interface__))
         self.ui.call(self.map.show_polygons, layers)
 
-    def _retrain(self, recipe: Recipe) -> None:
+    def _retrain(self, recipe: Recipe) -> bool | None:
+        """Retrain and redraw, progressively: the picture on top first (zoomed in, the visible extent; else a
+        coarse picture of the scene, :data:`landclass_ui.live.COARSE_PX`), then the whole scene in full. Returns
+        whether the visible extent was classified, or None when newer training is queued (the full picture is
+        then left to the next pass)."""
         self._set_status("training ...", busy=True)
         start = time.perf_counter()
         # no legend yet (a new recipe): nothing to train until a training file or LEG gives classes
-        result = self.live.update(recipe, Legend.from_list(recipe.legend)) if recipe.legend else None
+        model = self.live.fit(recipe, Legend.from_list(recipe.legend)) if recipe.legend else None
         self.assessor.cancel()  # a newer classification: a pending assessment of the old one is stale
-        if result is None:
+        if model is None:
             self.ui.call(self.cls.show_importance, None)
             self._overview = None
             self.ui.call(self.acc.clear)
             self._set_status("add training points of at least two classes (TRN, then Training mode) or load a "
                              "training file")
             self.ui.call(self.map.clear_overlays)
-            return
+            return False
         self.version += 1
+        view = self._zoomed_view()
+        if view is None:
+            self._show_result("class", self.live.classify_overview(coarse=True))
+        else:
+            self._classify_view(view)
+        first = time.perf_counter() - start
+        if self.worker.pending("train"):
+            return None
+        result = self.live.classify_overview()
         self._show_result("class", result)
         self._overview = result
         self.ui.call(self.cls.show_importance, feature_importance(result.model))
         self._show_probability()
         self._show_uncertain()
         seconds = time.perf_counter() - start
-        self.timings.append({"version": self.version, "seconds": seconds, "samples": result.n_samples})
+        self.timings.append({"version": self.version, "seconds": seconds, "first_seconds": first,
+                             "samples": result.n_samples})
         if self.live.messages:
             self._show("; ".join(self.live.messages), "info")
         else:
             self.ui.call(self.message.clear)
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "
                          f"(v{self.version})")
+        return view is not None
 
     def _schedule_assess(self, recipe: Recipe, samples) -> None:
         """Cross-validate in the background, :attr:`assessor`'s delay (2 s) after the last retrain: a run of
@@ -587,25 +606,32 @@ class LandclassApp:
         self.map.map.center = (suggestion.lat, suggestion.lon)
         self.map.map.zoom = max(self.map.map.zoom, 15)
 
+    def _zoomed_view(self):
+        """``(bounds, size)`` of the visible extent (:meth:`MapView.view`) when the screen is finer than the
+        scene layer, else None (and the view overlay is emptied: the scene layer is as fine as the screen)."""
+        view = self.map.view()
+        if self.live is None or view is None:
+            return None
+        if _ground_size(*view) >= _ground_size_grid(self.live.overview_grid) * 0.9:
+            self.ui.call(self.map.clear_overlays, "view")
+            return None
+        return view
+
+    def _classify_view(self, view) -> None:
+        """Classify the visible extent at screen resolution and show it (emptied when it misses the image)."""
+        result = self.live.classify_view(*view)
+        if result is None:
+            self.ui.call(self.map.clear_overlays, "view")
+        else:
+            self._show_result("view", result)
+
     def _refresh_view(self) -> None:
         """Classify the visible extent at screen resolution when zoomed in past the coarse scene layer."""
         if self.live is None or self.live.model is None:
             return
-        view = self.map.view()
-        if view is None:
-            return
-        bounds, size = view
-        screen_m = _ground_size(bounds, size)
-        scene_m = _ground_size_grid(self.live.overview_grid)
-        if screen_m >= scene_m * 0.9:  # the scene layer is already as fine as the screen
-            self.ui.call(self.map.clear_overlays, "view")
-            return
-        result = self.live.classify_view(bounds, size)
-        if result is None:
-            self.ui.call(self.map.clear_overlays, "view")
-        else:
-            self.version += 1
-            self._show_result("view", result)
+        view = self._zoomed_view()
+        if view is not None:
+            self._classify_view(view)
 
 
 def resend_state(*roots: W.Widget) -> int:

@@ -143,7 +143,10 @@ class MapView:
                                      readout=False, layout=W.Layout(width="200px"))
         self.opacity.observe(self._on_opacity, "value")
         self._on_opacity()
-        self.map.add(WidgetControl(widget=W.VBox([self.training, self.opacity]), position="topleft"))
+        #: what the pointer is over: a training polygon's class
+        self.hover = W.HTML()
+        self.hover.add_class("landclass-map-hover")
+        self.map.add(WidgetControl(widget=W.VBox([self.training, self.opacity, self.hover]), position="topleft"))
         self.legend = W.HTML()
         self.legend.add_class("landclass-map-legend")
         self.map.add(WidgetControl(widget=self.legend, position="bottomright"))
@@ -214,12 +217,26 @@ class MapView:
 
     def show_polygons(self, layers: list[tuple[str, str, dict]]) -> None:
         """Draw training files: ``(class name, colour, GeoJSON FeatureCollection in EPSG:4326)`` per class,
-        polygons outlined in the class colour and lightly filled, points as small circles."""
-        self.polygons_layer.layers = [
-            GeoJSON(data=data, name=name, style={"color": color, "fillColor": color, "weight": 2, "opacity": 1.0,
-                                                 "fillOpacity": 0.15},
-                    point_style={"radius": 4, "fillOpacity": 0.8})  # points of a file as small circles
-            for name, color, data in layers]
+        polygons outlined in the class colour and lightly filled, points as small circles. The pointer over
+        a feature highlights it and shows its class (:attr:`hover`)."""
+        drawn = []
+        for name, color, data in layers:
+            layer = GeoJSON(data=data, name=name,
+                            style={"color": color, "fillColor": color, "weight": 2, "opacity": 1.0,
+                                   "fillOpacity": 0.15},
+                            hover_style={"weight": 4, "fillOpacity": 0.4},
+                            point_style={"radius": 4, "fillOpacity": 0.8})  # points of a file as small circles
+            layer.on_hover(lambda name=name, color=color, **event: self._show_hover(name, color))
+            drawn.append(layer)
+        self.polygons_layer.layers = drawn
+
+    def _show_hover(self, name: str, color: str) -> None:
+        import html
+
+        self.hover.value = (f"<div style='background:rgba(255,255,255,0.9);padding:2px 6px;font-size:12px'>"
+                            f"<span style='display:inline-block;width:10px;height:10px;margin-right:4px;"
+                            f"background:{html.escape(color)};border:1px solid #555'></span>training polygon: "
+                            f"<b>{html.escape(name)}</b></div>")
 
     # --- training points -------------------------------------------------------------------------------
 
