@@ -127,3 +127,21 @@ def test_debounced_calls_do_not_overlap_and_errors_are_reported():
     time.sleep(0.1)
     assert max(seen) == 1
     assert errors == ["assessment failed"]
+
+
+def test_pending_tells_a_pass_what_the_next_one_redoes():
+    started, go, seen = threading.Event(), threading.Event(), []
+
+    def run(tasks):
+        if tasks == {"view"}:
+            started.set()
+            go.wait(5)
+        seen.append((sorted(tasks), w.pending("train"), w.pending("image")))
+
+    w = Worker(run, on_error=print)
+    w.schedule("view")
+    assert started.wait(5)
+    w.schedule("train")  # a click while the first pass runs
+    go.set()
+    w.wait_idle(5)
+    assert seen == [(["view"], True, False), (["train"], False, False)]
