@@ -8,15 +8,18 @@ so a failed run leaves nothing behind.
 from __future__ import annotations
 
 import os
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from ._files import default_file_mode, temp_path
+from .compiled import compile_model
 from .legend import NODATA_CLASS
-from .model import predict_block, predict_block_probabilities
+from .model import predict_block, predict_block_probabilities, single_threaded
 
 __all__ = ["OutputPaths", "write_classification", "legend_path", "probability_path", "class_probability_path",
            "to_cog"]
@@ -74,7 +77,7 @@ def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colorma
     from rio_cogeo.profiles import cog_profiles
 
     profile = cog_profiles.get("deflate")
-    profile.update(blockxsize=512, blockysize=512)
+    profile.update(blockxsize=512, blockysize=512, num_threads="ALL_CPUS")  # blocks compressed in parallel
     cog_translate(
         src_path,
         dst_path,
@@ -83,15 +86,85 @@ def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colorma
         quiet=True,
         colormap=colormap,
         use_cog_driver=False,
+        in_memory=False,  # the intermediate file on disk: memory does not grow with the image
+        config={"GDAL_NUM_THREADS": "ALL_CPUS"},
     )
     valid, errors, _ = cog_validate(dst_path, quiet=True)
     if not valid:
         raise RuntimeError(f"rio-cogeo wrote an invalid COG {dst_path}: {errors}")
 
 
+def default_threads() -> int:
+    """Threads for predicting windows: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = False,
+                      threads: int | None = None) -> Iterator[tuple[object, tuple[np.ndarray, ...]]]:
+    """Read and classify ``windows`` of ``stack`` on ``threads`` threads at once; yields ``(window, result)``
+    as each is done (in any order), ``result`` as :func:`~landclass_ui.model.predict_block` gives it (or
+    :func:`~landclass_ui.model.predict_block_probabilities` with ``probabilities``).
+
+    Each thread reads with open datasets of its own for the time of a window (a GDAL dataset serves one thread
+    at a time; ``threads`` sets of datasets are opened here and lent out) and predicts with a one-thread copy of
+    the model (:func:`~landclass_ui.model.single_threaded`): reading, prediction and the caller's writing
+    overlap, every classifier predicts in parallel, and the cores are not oversubscribed. At most
+    ``2 x threads`` windows are in flight, so memory is bounded by the window size, not the image.
+    """
+    import queue
+    from contextlib import ExitStack
+
+    threads = threads or default_threads()
+    model1 = single_threaded(model) if threads > 1 else model
+    predict = predict_block_probabilities if probabilities else predict_block
+    with ExitStack() as opened:
+        readers: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(threads):
+            readers.put(opened.enter_context(stack.reader()))
+
+        def work(window):
+            read = readers.get()
+            try:
+                return window, predict(model1, read(window))
+            finally:
+                readers.put(read)
+
+        todo = iter(windows)
+        with ThreadPoolExecutor(threads, thread_name_prefix="landclass-predict") as pool:
+            running = {pool.submit(work, w) for w in islice(todo, 2 * threads)}
+            try:
+                while running:
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+                        running.update(pool.submit(work, w) for w in islice(todo, 1))
+            finally:
+                for future in running:
+                    future.cancel()
+
+
+def _sample_pixels(stack, windows: list, n: int = 5000) -> np.ndarray:
+    """Up to ``n`` valid pixels ``(n, n_bands)`` float32 from the first windows of ``stack`` that have any."""
+    found, count = [], 0
+    with stack.reader() as read:
+        for window in windows[:16]:
+            data = read(window)
+            pixels = data.reshape(data.shape[0], -1).T
+            pixels = pixels[np.isfinite(pixels).all(axis=1)]
+            found.append(pixels[:: max(1, len(pixels) // n)][: n - count])
+            count += len(found[-1])
+            if count >= n:
+                break
+    return np.concatenate(found) if found else np.zeros((0, len(stack.band_names)), np.float32)
+
+
 def write_classification(output: str | os.PathLike, stack, model, *, probability: bool = False,
                          class_probabilities: bool = False, progress: bool | None = None, block: int = 512,
-                         on_progress: Callable[[int, int], None] | None = None) -> OutputPaths:
+                         on_progress: Callable[[int, int], None] | None = None,
+                         threads: int | None = None, compiled: bool = True) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -113,6 +186,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         Window size in pixels.
     on_progress : callable, optional
         Called as ``on_progress(done_pixels, total_pixels)`` after each window (the dashboard's progress bar).
+    threads : int, optional
+        Windows read and predicted at once (:func:`predicted_windows`; default: the cores available).
+    compiled : bool
+        Predict with the forest compiled to C (:func:`landclass_ui.compiled.compile_model`: the same
+        probabilities, checked on the image's pixels; scikit-learn where it cannot be compiled).
     """
     import rasterio
     from tqdm import tqdm
@@ -122,8 +200,8 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     grid = stack.grid
     profile = dict(
         driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="uint8", crs=grid.crs,
-        transform=grid.transform, nodata=NODATA_CLASS, tiled=True, blockxsize=256, blockysize=256,
-        compress="deflate",
+        transform=grid.transform, nodata=NODATA_CLASS, tiled=True, blockxsize=512, blockysize=512,
+        BIGTIFF="IF_SAFER",  # temporary files, read once by the COG translation: not compressed
     )
     temps: list[str] = []
     try:
@@ -139,9 +217,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
             raw_cube = temp_path(output.parent, output.stem, "rawcube")
             temps.append(raw_cube)
         windows = list(grid.windows(block))
+        if compiled:
+            model = compile_model(model, _sample_pixels(stack, windows))
         bar = tqdm(total=grid.width * grid.height, unit="px", unit_scale=True, desc="classifying",
                    disable=(None if progress is None else not progress))
-        with stack.reader() as read, rasterio.open(raw_class, "w", **profile) as dst_c:
+        with rasterio.open(raw_class, "w", **profile) as dst_c:
             dst_c.write_colormap(1, model.legend.colormap())
             dst_p = rasterio.open(raw_prob, "w", **profile) if raw_prob else None
             if dst_p is not None:
@@ -157,12 +237,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                     dst_q.set_band_description(band, f"{name} %")
             done = 0
             try:
-                for window in windows:
+                for window, result in predicted_windows(stack, model, windows, probabilities=dst_q is not None,
+                                                        threads=threads):
+                    classes, prob = result[:2]
                     if dst_q is not None:
-                        classes, prob, cube = predict_block_probabilities(model, read(window))
-                        dst_q.write(cube, window=window)
-                    else:
-                        classes, prob = predict_block(model, read(window))
+                        dst_q.write(result[2], window=window)
                     dst_c.write(classes, 1, window=window)
                     if dst_p is not None:
                         dst_p.write(prob, 1, window=window)

@@ -6,6 +6,7 @@ cross-validation (:mod:`landclass_ui.validation`).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .classifiers import get_spec, make_classifier, parse_params
 from .legend import NODATA_CLASS, Legend
 from .training import SampleTable
 
-__all__ = ["TrainedModel", "fit", "predict_block", "predict_block_probabilities"]
+__all__ = ["TrainedModel", "fit", "predict_block", "predict_block_probabilities", "single_threaded"]
 
 
 @dataclass
@@ -93,6 +94,30 @@ def _floor_bag_size(estimator, classes: np.ndarray) -> None:
     floor = min(n, 4 * len(np.unique(classes)))
     if fraction * n < floor:
         estimator.set_params(max_samples=max(math.ceil(fraction * n), floor))
+
+
+def single_threaded(model: TrainedModel) -> TrainedModel:
+    """A copy of ``model`` whose estimator predicts on one thread (every ``n_jobs`` parameter, also inside a
+    pipeline, set to 1), for callers that predict several blocks at once on their own threads: one thread per
+    core in all, never a core's worth of threads per block (scikit-learn's forests otherwise start
+    ``n_jobs=-1`` threads for each call). The fitted trees are shared, not copied.
+
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> m = TrainedModel(RandomForestClassifier(n_jobs=-1), ["B04"], None, "random-forest", {})
+    >>> single_threaded(m).estimator.n_jobs, m.estimator.n_jobs
+    (1, -1)
+    """
+    import copy
+
+    if not hasattr(model.estimator, "get_params"):  # not scikit-learn's (a compiled forest): as it is
+        return model
+    estimator = copy.copy(model.estimator)
+    if hasattr(estimator, "steps"):  # a Pipeline: copy the list of steps, then each step shallowly
+        estimator.steps = [(name, copy.copy(step)) for name, step in estimator.steps]
+    jobs = {key: 1 for key in estimator.get_params(deep=True) if key == "n_jobs" or key.endswith("__n_jobs")}
+    if jobs:
+        estimator.set_params(**jobs)
+    return dataclasses.replace(model, estimator=estimator)
 
 
 def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

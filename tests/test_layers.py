@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("data model", {"legend", "classifiers", "imagery"}),
     ("features", {"indices", "auxiliary", "recipe"}),
     ("training", {"training"}),
-    ("model", {"model"}),
+    ("model", {"model", "compiled"}),
     ("assessment", {"accuracy", "validation", "report", "export", "guidance"}),
     ("pipeline", {"pipeline", "display", "live", "overlay", "store", "worker"}),
     ("interfaces", {"cli", "ui"}),

@@ -1,0 +1,181 @@
+"""Benchmark: full scenes, ``landclass classify`` against the tutorial's naive pipeline (issue 11).
+
+Input, built from real data: a mosaic of the bundled Sentinel-2 scene (bands B02, B03, B04, B8A at 60 m,
+1830 x 1830 px, uint16 digital numbers) repeated k x k times, copy number i with DN + i, so that no pixel vector
+repeats between copies (caching predictions cannot be what wins). 30 Mpx is 3 x 3 copies (5490 px a side),
+120 Mpx 6 x 6 (10980 px a side: a whole Sentinel-2 tile at 10 m). Written once, uncompressed and tiled, to
+``--cache`` (default ``/tmp/landclass-scale``). Training data: the bundled polygons (in the first copy).
+
+Each method runs in its own process (peak RSS from ``os.wait4``), one after the other:
+
+* ``landclass classify MOSAIC -t polygons.geojson -o map.tif`` (random forest, 25 trees: the default);
+* naive: the tutorial's way: read the whole image into memory, take the polygons' pixels with
+  ``rasterio.features.rasterize``, fit scikit-learn's ``RandomForestClassifier(n_estimators=25, n_jobs=-1)``,
+  ``predict`` all pixels in one call, write a GeoTIFF. Only at 30 Mpx unless ``--naive-large``.
+
+Printed: wall seconds, peak RSS, naive / landclass ratio (> 1: landclass is faster), the throughput in Mpx/s, and
+the share of pixels where both maps agree. Targets (issue 11): >= 1.5x faster than naive at 30 Mpx, peak RSS
+<= 1 GB at both sizes. Machines are shared and noisy: compare ratios over ``--repeat`` runs::
+
+    .venv/bin/python benchmarks/scale.py                 # 30 and 120 Mpx, 1 run
+    .venv/bin/python benchmarks/scale.py --sizes 30 --repeat 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BIN = Path(sys.executable).parent
+BANDS = ("B02", "B03", "B04", "B8A")
+NAIVE = r'''
+import sys, numpy as np, rasterio, geopandas as gpd
+from rasterio.features import rasterize
+from sklearn.ensemble import RandomForestClassifier
+image, polygons, out = sys.argv[1:4]
+with rasterio.open(image) as src:
+    data = src.read().astype("float32")
+    profile = src.profile
+    frame = gpd.read_file(polygons).to_crs(src.crs)
+    names = sorted(frame["class"].str.upper().unique())
+    codes = {n: i + 1 for i, n in enumerate(names)}
+    labels = rasterize(zip(frame.geometry, frame["class"].str.upper().map(codes)), out_shape=src.shape,
+                       transform=src.transform, fill=0, dtype="uint8")
+bands, h, w = data.shape
+pixels = data.reshape(bands, -1).T
+y = labels.ravel()
+model = RandomForestClassifier(n_estimators=25, n_jobs=-1, random_state=1).fit(pixels[y > 0], y[y > 0])
+classes = model.predict(pixels).astype("uint8").reshape(h, w)
+profile.update(count=1, dtype="uint8", nodata=255, compress="deflate")
+with rasterio.open(out, "w", **profile) as dst:
+    dst.write(classes, 1)
+'''
+
+
+def build_mosaic(k: int, cache: Path) -> Path:
+    """The k x k mosaic of the bundled scene (see the module docstring), built once into ``cache``."""
+    import rasterio
+    from affine import Affine
+    from rasterio.windows import Window
+
+    from landclass_ui.imagery import open_image
+    from landclass_ui.sample import sample_paths
+
+    path = cache / f"mosaic_{k}x{k}.tif"
+    if path.exists():
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    stack = open_image(sample_paths().safe, bands=list(BANDS))
+    dn = []
+    for band in stack.bands:
+        with rasterio.open(band.path) as src:
+            dn.append(src.read(band.index))
+    dn = np.stack(dn)  # uint16 (4, 1830, 1830)
+    g = stack.grid
+    profile = dict(driver="GTiff", width=g.width * k, height=g.height * k, count=len(BANDS), dtype="uint16",
+                   crs=g.crs, transform=Affine(*g.transform[:6]), tiled=True, blockxsize=512, blockysize=512,
+                   nodata=0, BIGTIFF="IF_SAFER")
+    tmp = path.with_suffix(".part.tif")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        for i in range(k * k):
+            row, col = divmod(i, k)
+            dst.write(dn + np.uint16(i), window=Window(col * g.width, row * g.height, g.width, g.height))
+        for b, name in enumerate(BANDS, start=1):
+            dst.set_band_description(b, name)
+    os.replace(tmp, path)
+    return path
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; its wall seconds and peak resident memory in GB. Raises on a non-zero exit."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed:\n{err[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024 ** 2  # kB -> GB (Linux)
+
+
+def agreement(a: str, b: str) -> float:
+    """Share of pixels where two class maps have the same class (compared window by window)."""
+    import rasterio
+
+    same = total = 0
+    with rasterio.open(a) as sa, rasterio.open(b) as sb:
+        codes_a = {v: n.upper() for v, n in _names(a).items()}
+        codes_b = {v: n.upper() for v, n in _names(b).items()}
+        for _, window in sa.block_windows(1):
+            x, y = sa.read(1, window=window), sb.read(1, window=window)
+            names_x = np.vectorize(lambda v: codes_a.get(int(v), "?"))(x)
+            names_y = np.vectorize(lambda v: codes_b.get(int(v), "?"))(y)
+            same += int((names_x == names_y).sum())
+            total += x.size
+    return same / total
+
+
+def _names(path: str) -> dict[int, str]:
+    """Class value -> name of a map: landclass's ``_legend.csv`` beside it, else the naive script's codes."""
+    legend = Path(path).with_name(Path(path).stem + "_legend.csv")
+    if legend.exists():
+        import csv
+
+        with open(legend) as f:
+            return {int(r["value"]): r["label"] for r in csv.DictReader(f)}
+    import geopandas as gpd
+
+    from landclass_ui.sample import sample_paths
+
+    names = sorted(gpd.read_file(sample_paths().polygons)["class"].str.upper().unique())
+    return {i + 1: n for i, n in enumerate(names)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="30,120", help="mosaic sizes in Mpx: 30 (3 x 3), 120 (6 x 6)")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--cache", default="/tmp/landclass-scale", help="where the mosaics are built once")
+    parser.add_argument("--naive-large", action="store_true", help="also run the naive pipeline above 30 Mpx")
+    args = parser.parse_args(argv)
+    from landclass_ui.sample import sample_paths
+
+    polygons = sample_paths().polygons
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        k = {30: 3, 120: 6}.get(size) or max(1, round((size / 3.35) ** 0.5))
+        mosaic = build_mosaic(k, Path(args.cache))
+        mpx = (1830 * k) ** 2 / 1e6
+        with tempfile.TemporaryDirectory(prefix="landclass-scale-") as tmp:
+            ours, naive = Path(tmp) / "landclass.tif", Path(tmp) / "naive.tif"
+            runs = {"landclass": [], "naive": []}
+            for _ in range(args.repeat):
+                runs["landclass"].append(measure([str(BIN / "landclass"), "classify", str(mosaic), "-t", polygons,
+                                                  "--class-field", "class", "-o", str(ours), "-q"]))
+                if size <= 30 or args.naive_large:
+                    runs["naive"].append(measure([sys.executable, "-c", NAIVE, str(mosaic), polygons, str(naive)]))
+                print(f"[{mpx:.0f} Mpx] " + "; ".join(f"{m} {r[-1][0]:.1f} s {r[-1][1]:.2f} GB"
+                                                      for m, r in runs.items() if r), flush=True)
+            agree = agreement(str(ours), str(naive)) if runs["naive"] else float("nan")
+        for method, results in runs.items():
+            if results:
+                rows.append((mpx, method, statistics.median(r[0] for r in results),
+                             max(r[1] for r in results), agree))
+    print(f"\n{'Mpx':>5} {'method':<10} {'wall s':>8} {'Mpx/s':>6} {'peak GB':>8} {'naive/this':>10} {'agree':>7}")
+    for mpx, method, seconds, rss, agree in rows:
+        base = [r[2] for r in rows if r[0] == mpx and r[1] == "naive"]
+        ratio = f"{base[0] / seconds:10.2f}" if base else f"{'-':>10}"
+        print(f"{mpx:5.0f} {method:<10} {seconds:8.1f} {mpx / seconds:6.2f} {rss:8.2f} {ratio} {agree:7.4f}")
+    print("targets (issue 11): naive/landclass >= 1.5 at 30 Mpx; landclass peak <= 1 GB at every size")
+
+
+if __name__ == "__main__":
+    main()
