@@ -35,7 +35,11 @@ def test_environment_yml_matches_pyproject():
             conda[CONDA_NAMES.get(name, name)] = bound
     assert conda == pip
     pip_section = next(d for d in env["dependencies"] if isinstance(d, dict))
-    assert pip_section["pip"] == ["-e ."]  # the package itself, from this checkout
+    # the package itself, from this checkout: a local pip requirement, for which repo2docker (Binder) copies the
+    # repository before it builds the environment (repo2docker/buildpacks/conda: _should_preassemble_env)
+    assert pip_section["pip"] == ["-e ."]
+    assert any(str(d).startswith("python=3.") for d in env["dependencies"])  # repo2docker reads the version
+    assert not (ROOT / "postBuild").exists() and not (ROOT / "binder").exists()  # nothing else read instead
 
 
 def test_requirement_parsing():
