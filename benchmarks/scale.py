@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--cache", default="/tmp/landclass-scale", help="where the mosaics are built once")
     parser.add_argument("--naive-large", action="store_true", help="also run the naive pipeline above 30 Mpx")
+    parser.add_argument("--dask", action="store_true",
+                        help="also run landclass classify --workers 1 and --workers 2 (a local Dask cluster)")
     parser.add_argument("--inference", action="store_true",
                         help="also time the model alone on the pixels in memory (30 Mpx: 2 GB of RAM more)")
     args = parser.parse_args(argv)
@@ -187,10 +189,15 @@ def main(argv: list[str] | None = None) -> None:
         mpx = (1830 * k) ** 2 / 1e6
         with tempfile.TemporaryDirectory(prefix="landclass-scale-") as tmp:
             ours, naive = Path(tmp) / "landclass.tif", Path(tmp) / "naive.tif"
-            runs = {"landclass": [], "naive": []}
+            runs = {"landclass": [], "naive": [], "dask-1": [], "dask-2": []}
             for _ in range(args.repeat):
                 runs["landclass"].append(measure([str(BIN / "landclass"), "classify", str(mosaic), "-t", polygons,
                                                   "--class-field", "class", "-o", str(ours), "-q"]))
+                if args.dask:
+                    for n in (1, 2):
+                        runs[f"dask-{n}"].append(measure([str(BIN / "landclass"), "classify", str(mosaic), "-t",
+                                                          polygons, "--class-field", "class", "-o", str(ours),
+                                                          "-q", "--workers", str(n)]))
                 if size <= 30 or args.naive_large:
                     runs["naive"].append(measure([sys.executable, "-c", NAIVE, str(mosaic), polygons, str(naive)]))
                 print(f"[{mpx:.0f} Mpx] " + "; ".join(f"{m} {r[-1][0]:.1f} s {r[-1][1]:.2f} GB"
@@ -210,6 +217,11 @@ def main(argv: list[str] | None = None) -> None:
         base = [r[2] for r in rows if r[0] == mpx and r[1] == "naive"]
         ratio = f"{base[0] / seconds:10.2f}" if base else f"{'-':>10}"
         print(f"{mpx:5.0f} {method:<10} {seconds:8.1f} {mpx / seconds:6.2f} {rss:8.2f} {ratio} {agree:7.4f}")
+    for mpx in sorted({r[0] for r in rows}):
+        dask = {r[1]: r[2] for r in rows if r[0] == mpx and r[1].startswith("dask-")}
+        if len(dask) == 2:
+            print(f"{mpx:.0f} Mpx: Dask 2 workers vs 1: {dask['dask-1'] / dask['dask-2']:.2f}x (target >= 1.7x; peak "
+                  "RSS is this process's, not the workers')")
     print("targets (issue 11): naive/landclass >= 1.5 at 30 Mpx; landclass peak <= 1 GB at every size")
 
 

@@ -15,6 +15,8 @@ output; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import textwrap
 import warnings
@@ -155,6 +157,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cv", type=int, metavar="K", help="spatial K-fold cross-validation of the training data")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split and folds (default 0)")
     p.add_argument("--block", type=int, default=512, help="prediction window size in pixels (default 512)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="classify on a local Dask cluster of N worker processes (one thread each)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="classify on a running Dask cluster, e.g. tcp://HOST:8786; its workers must read the image "
+                        "paths (shared disk, or /vsicurl/, /vsis3/ URLs) and have landclass installed")
     p.add_argument("-q", "--quiet", action="store_true", help="no messages or progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -328,7 +335,6 @@ def _check_bands(recipe, bands):
 
 def _run(args, recipe) -> int:
     from .errors import TrainingDataError
-    from .pipeline import run
     from .recipe import TrainingRef
 
     log = (lambda m: None) if args.quiet else (lambda m: print(f"landclass: {m}", file=sys.stderr))
@@ -343,6 +349,41 @@ def _run(args, recipe) -> int:
     if args.cv is not None and args.cv < 2:
         raise TrainingDataError(f"--cv needs at least 2 folds, not {args.cv}")
     reference = TrainingRef("file", path=args.reference, class_field=args.reference_field) if args.reference else None
+    with _dask_client(args, log) as client:
+        return _run_with(args, recipe, reference, remap, log, client)
+
+
+@contextlib.contextmanager
+def _dask_client(args, log):
+    """The ``distributed.Client`` of ``--scheduler`` or of a local cluster of ``--workers``, or None."""
+    from .errors import RecipeError
+
+    if args.workers is None and not args.scheduler:
+        yield None
+        return
+    if args.workers is not None and args.workers < 1:
+        raise RecipeError(f"--workers needs at least 1 worker, not {args.workers}")
+    from distributed import Client, LocalCluster
+
+    if args.scheduler:
+        try:
+            client = Client(args.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise RecipeError(f"cannot reach the Dask scheduler {args.scheduler} ({exc}); start one with "
+                              "'dask scheduler' and 'dask worker ADDRESS', or use --workers N") from None
+        with client:
+            log(f"classifying on the Dask cluster at {args.scheduler} ({len(client.nthreads())} workers)")
+            yield client
+        return
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        log(f"classifying on a local Dask cluster of {args.workers} worker(s)")
+        yield client
+
+
+def _run_with(args, recipe, reference, remap, log, client) -> int:
+    from .pipeline import run
+
     result = run(
         recipe,
         args.output,
@@ -358,6 +399,7 @@ def _run(args, recipe) -> int:
         reference_remap=remap,
         cv_folds=args.cv,
         seed=args.seed,
+        client=client,
     )
     written = [result.classification, result.legend_csv, result.probability, result.class_probability,
                result.samples_csv,

@@ -80,11 +80,23 @@ class CompiledEstimator:
             out = np.column_stack([1 - out[:, 0], out[:, 0]])
         return out
 
-    def __getstate__(self):  # the per-thread predictors stay behind
-        return {"libpath": self.libpath, "classes_": self.classes_, "nthread": self.nthread}
+    def __getstate__(self):
+        """The library travels with the model (tens of kB; to Dask workers on other machines), the per-thread
+        predictors stay behind."""
+        return {"libpath": self.libpath, "library": Path(self.libpath).read_bytes(), "classes_": self.classes_,
+                "nthread": self.nthread}
 
     def __setstate__(self, state):
-        self.__init__(state["libpath"], state["classes_"], nthread=state["nthread"])
+        path = Path(state["libpath"])
+        if not path.exists() or path.read_bytes() != state["library"]:  # another machine: into its cache
+            path = default_cache_dir() / path.name  # the name is the fitted model's hash
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+                    tmp.write(state["library"])
+                os.chmod(tmp.name, 0o755)
+                os.replace(tmp.name, path)
+        self.__init__(path, state["classes_"], nthread=state["nthread"])
 
 
 @contextlib.contextmanager

@@ -146,6 +146,38 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
                     future.cancel()
 
 
+def _read_and_predict(stack, model, window, probabilities: bool):
+    """One window of ``stack`` read and classified (a task on a Dask worker: it opens the image itself)."""
+    with stack.reader() as read:
+        data = read(window)
+    return window, (predict_block_probabilities if probabilities else predict_block)(model, data)
+
+
+def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool = False
+                 ) -> Iterator[tuple[object, tuple[np.ndarray, ...]]]:
+    """:func:`predicted_windows` on a Dask cluster: each window is read and classified by a worker and comes
+    back here to be written; yields ``(window, result)`` as they are done.
+
+    ``client`` is a ``distributed.Client``. The model (one thread per task: the workers' threads are the
+    parallelism) and the image's description are sent to every worker once (``scatter(broadcast=True)``); the
+    workers open the image themselves, so its paths must be readable from them (a shared file system, or
+    URLs GDAL reads: ``/vsicurl/``, ``/vsis3/``). At most 2 windows per worker thread are in flight, so this
+    process holds a few windows at a time, whatever the image's size.
+    """
+    from distributed import as_completed
+
+    model_f, stack_f = client.scatter([single_threaded(model), stack], broadcast=True)
+    slots = 2 * max(1, sum(client.nthreads().values()))
+    todo = iter(windows)
+    running = as_completed([client.submit(_read_and_predict, stack_f, model_f, w, probabilities, pure=False)
+                            for w in islice(todo, slots)])
+    for future in running:
+        yield future.result()
+        for w in islice(todo, 1):
+            running.add(client.submit(_read_and_predict, stack_f, model_f, w, probabilities, pure=False))
+        future.release()
+
+
 def _sample_pixels(stack, windows: list, n: int = 5000) -> np.ndarray:
     """Up to ``n`` valid pixels ``(n, n_bands)`` float32 from the first windows of ``stack`` that have any."""
     found, count = [], 0
@@ -164,7 +196,7 @@ def _sample_pixels(stack, windows: list, n: int = 5000) -> np.ndarray:
 def write_classification(output: str | os.PathLike, stack, model, *, probability: bool = False,
                          class_probabilities: bool = False, progress: bool | None = None, block: int = 512,
                          on_progress: Callable[[int, int], None] | None = None,
-                         threads: int | None = None, compiled: bool = True) -> OutputPaths:
+                         threads: int | None = None, compiled: bool = True, client=None) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -190,7 +222,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         Windows read and predicted at once (:func:`predicted_windows`; default: the cores available).
     compiled : bool
         Predict with the forest compiled to C (:func:`landclass_ui.compiled.compile_model`: the same
-        probabilities, checked on the image's pixels; scikit-learn where it cannot be compiled).
+        probabilities, checked on the image's pixels; scikit-learn where it cannot be compiled). With
+        ``client``, the compiled library travels to the workers with the model (same platform needed).
+    client : distributed.Client, optional
+        Classify the windows on this Dask cluster (:func:`dask_windows`) instead of this machine's threads;
+        the outputs are the same, written here.
     """
     import rasterio
     from tqdm import tqdm
@@ -237,8 +273,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                     dst_q.set_band_description(band, f"{name} %")
             done = 0
             try:
-                for window, result in predicted_windows(stack, model, windows, probabilities=dst_q is not None,
-                                                        threads=threads):
+                done_windows = (dask_windows(stack, model, windows, client=client, probabilities=dst_q is not None)
+                                if client is not None else
+                                predicted_windows(stack, model, windows, probabilities=dst_q is not None,
+                                                  threads=threads))
+                for window, result in done_windows:
                     classes, prob = result[:2]
                     if dst_q is not None:
                         dst_q.write(result[2], window=window)

@@ -70,9 +70,17 @@ def test_a_compiled_model_is_cached_by_its_hash(prepared, tmp_path, monkeypatch)
     assert again.estimator.libpath == first.estimator.libpath
     other = fit(prepared.samples, prepared.legend, "random-forest", {"n_trees": 5})
     assert compile_model(other, sample, cache_dir=tmp_path) is other  # another model: compiling it failed here
-    # a compiled model travels (e.g. to another process) without its loaded predictors
+    # a compiled model travels (e.g. to another process) without its loaded predictors, with its library
     restored = pickle.loads(pickle.dumps(first.estimator))
     assert np.array_equal(restored.predict_proba(sample), first.estimator.predict_proba(sample))
+    # ... also to a machine that does not have the library (a Dask worker elsewhere): it lands in its cache
+    state = first.estimator.__getstate__()
+    state["libpath"] = str(tmp_path / "elsewhere" / Path(state["libpath"]).name)
+    monkeypatch.setenv("LANDCLASS_CACHE", str(tmp_path / "worker"))
+    moved = CompiledEstimator.__new__(CompiledEstimator)
+    moved.__setstate__(state)
+    assert Path(moved.libpath).parent == tmp_path / "worker" / "compiled"
+    assert np.array_equal(moved.predict_proba(sample), first.estimator.predict_proba(sample))
 
 
 def test_what_cannot_be_compiled_is_predicted_by_scikit_learn_with_a_note(prepared, tmp_path, monkeypatch, caplog):

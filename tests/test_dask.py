@@ -1,0 +1,84 @@
+"""Classification on a Dask cluster (``write_classification(client=...)``, ``landclass classify --workers``):
+the same maps as this machine's threads, on two real scenes (the bundled Sentinel-2 .SAFE of JPEG2000 bands, UTM
+31N, and the Landsat 5 GeoTIFF band files, UTM 22S), with a local cluster of 2 worker processes as CI has."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import rasterio
+from distributed import Client, LocalCluster, get_task_stream
+
+from landclass_ui.export import write_classification
+from landclass_ui.model import fit
+from landclass_ui.pipeline import prepare
+from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
+from landclass_ui.sample import sample_paths
+
+DATA = Path(__file__).parent / "data"
+L5 = [str(DATA / f"l5_amazon/LT52240631988227CUB02_B{i}.TIF") for i in (1, 2, 3, 4, 5, 7)]
+SCENES = {
+    "s2-safe": lambda: Recipe(images=[ImageRef(sample_paths().safe)],
+                              training=[TrainingRef("file", sample_paths().polygons, "class")]),
+    "l5-bands": lambda: Recipe(images=[ImageRef(p) for p in L5],
+                               training=[TrainingRef("file", str(DATA / "l5_amazon/training_polygons.gpkg"), "class")]),
+}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as c:
+        yield c
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_a_dask_cluster_makes_the_same_map(client, scene, tmp_path):
+    prepared = prepare(SCENES[scene]())
+    model = fit(prepared.samples, prepared.legend)
+    local = write_classification(tmp_path / "local.tif", prepared.stack, model, probability=True, progress=False,
+                                 compiled=False, block=256)
+    seen = []
+    with get_task_stream(client) as stream:
+        remote = write_classification(tmp_path / "dask.tif", prepared.stack, model, probability=True,
+                                      progress=False, block=256, client=client,
+                                      on_progress=lambda done, total: seen.append(done))
+    tasks = [t for t in stream.data if t["key"].startswith("_read_and_predict")]
+    assert len(tasks) == len(list(prepared.stack.grid.windows(256)))  # every window, once, on the cluster
+    assert len({t["worker"] for t in tasks}) == 2  # both workers took some
+    for a, b in ((local.classification, remote.classification), (local.probability, remote.probability)):
+        with rasterio.open(a) as x, rasterio.open(b) as y:
+            assert x.profile == y.profile and x.colormap(1) == y.colormap(1)
+            assert (x.read(1) == y.read(1)).mean() >= 0.9999
+    assert seen == sorted(seen) and seen[-1] == prepared.stack.grid.width * prepared.stack.grid.height
+
+
+CLI_SCENES = {
+    "s2-safe": ([sample_paths().safe], sample_paths().polygons),
+    "l5-bands": (L5, str(DATA / "l5_amazon/training_polygons.gpkg")),
+}
+
+
+@pytest.mark.parametrize("scene", list(CLI_SCENES))
+def test_cli_workers_flag_makes_the_same_map(scene, tmp_path, capsys):
+    from landclass_ui.cli import main
+
+    images, training = CLI_SCENES[scene]
+    assert main(["classify", *images, "-t", training, "-o", str(tmp_path / "local.tif"), "-q"]) == 0
+    assert main(["classify", *images, "-t", training, "-o", str(tmp_path / "dask.tif"), "--workers", "2"]) == 0
+    assert "local Dask cluster of 2 worker(s)" in capsys.readouterr().err
+    with rasterio.open(tmp_path / "local.tif") as x, rasterio.open(tmp_path / "dask.tif") as y:
+        assert (x.read(1) == y.read(1)).mean() >= 0.9999
+
+
+def test_cli_bad_cluster_options_are_one_line_and_write_nothing(tmp_path, capsys):
+    from landclass_ui.cli import main
+
+    images, training = CLI_SCENES["l5-bands"]
+    out = tmp_path / "map.tif"
+    assert main(["classify", *images, "-t", training, "-o", str(out), "--workers", "0", "-q"]) == 2
+    assert capsys.readouterr().err.strip() == "landclass: error: --workers needs at least 1 worker, not 0"
+    assert main(["classify", *images, "-t", training, "-o", str(out), "--scheduler", "tcp://127.0.0.1:9", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("landclass: error: cannot reach the Dask scheduler tcp://127.0.0.1:9") and "\n" not in err
+    assert not list(tmp_path.iterdir())
