@@ -37,3 +37,7 @@ class ClassifierError(LandclassError):
 
 class RecipeError(LandclassError):
     """A recipe file cannot be read (corrupt JSON, unknown schema version, missing section)."""
+
+
+class Cancelled(LandclassError):
+    """The user cancelled a long task (an export); nothing it would have written is left behind."""

@@ -8,6 +8,7 @@ so a failed run leaves nothing behind.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
@@ -18,6 +19,7 @@ import numpy as np
 
 from ._files import default_file_mode, temp_path
 from .compiled import compile_model
+from .errors import Cancelled
 from .legend import NODATA_CLASS
 from .model import predict_block, predict_block_probabilities, single_threaded
 
@@ -193,10 +195,16 @@ def _sample_pixels(stack, windows: list, n: int = 5000) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros((0, len(stack.band_names)), np.float32)
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the export was cancelled; nothing was written")
+
+
 def write_classification(output: str | os.PathLike, stack, model, *, probability: bool = False,
                          class_probabilities: bool = False, progress: bool | None = None, block: int = 512,
                          on_progress: Callable[[int, int], None] | None = None,
-                         threads: int | None = None, compiled: bool = True, client=None) -> OutputPaths:
+                         threads: int | None = None, compiled: bool = True, client=None,
+                         cancel: threading.Event | None = None) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -227,6 +235,13 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     client : distributed.Client, optional
         Classify the windows on this Dask cluster (:func:`dask_windows`) instead of this machine's threads;
         the outputs are the same, written here.
+    cancel : threading.Event, optional
+        Set from another thread to stop: checked after every window and before each COG translation.
+
+    Raises
+    ------
+    Cancelled
+        ``cancel`` was set; nothing is left at ``output`` or beside it (temporary files removed).
     """
     import rasterio
     from tqdm import tqdm
@@ -272,12 +287,13 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                 for band, name in enumerate(model.legend.names, start=1):
                     dst_q.set_band_description(band, f"{name} %")
             done = 0
+            done_windows = (dask_windows(stack, model, windows, client=client, probabilities=dst_q is not None)
+                            if client is not None else
+                            predicted_windows(stack, model, windows, probabilities=dst_q is not None,
+                                              threads=threads))
             try:
-                done_windows = (dask_windows(stack, model, windows, client=client, probabilities=dst_q is not None)
-                                if client is not None else
-                                predicted_windows(stack, model, windows, probabilities=dst_q is not None,
-                                                  threads=threads))
                 for window, result in done_windows:
+                    _check(cancel)
                     classes, prob = result[:2]
                     if dst_q is not None:
                         dst_q.write(result[2], window=window)
@@ -289,21 +305,25 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                     if on_progress is not None:
                         on_progress(done, grid.width * grid.height)
             finally:
+                done_windows.close()  # stops the threads' or the cluster's work at once on an error or cancel
                 if dst_p is not None:
                     dst_p.close()
                 if dst_q is not None:
                     dst_q.close()
                 bar.close()
+        _check(cancel)
         cog_class = temp_path(output.parent, output.stem, "cog")
         temps.append(cog_class)
         to_cog(raw_class, cog_class, resampling="mode", colormap=model.legend.colormap())
         cog_prob = None
         if raw_prob:
+            _check(cancel)
             cog_prob = temp_path(output.parent, output.stem, "cogprob")
             temps.append(cog_prob)
             to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap())
         cog_cube = None
         if raw_cube:
+            _check(cancel)
             cog_cube = temp_path(output.parent, output.stem, "cogcube")
             temps.append(cog_cube)
             to_cog(raw_cube, cog_cube, resampling="average")

@@ -302,7 +302,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         on_progress: Callable[[int, int], None] | None = None,
         validation_ratio: float | None = None, reference: TrainingRef | None = None,
         reference_remap: dict | None = None, cv_folds: int | None = None, seed: int = 0,
-        client=None) -> RunResult:
+        client=None, cancel=None) -> RunResult:
     """Run a recipe end to end: :func:`prepare`, :func:`hold_out`, :func:`landclass_ui.model.fit`,
     :func:`landclass_ui.export.write_classification`, :func:`assess`, :func:`report`.
 
@@ -316,7 +316,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     ``<stem>_RESULTS.md``: ``validation_ratio`` holds out that share of the training polygons
     (:func:`hold_out`); ``reference`` (with ``reference_remap``) is an independent reference sample, which
     takes precedence for the report (:func:`assess`); ``cv_folds`` adds a spatial k-fold cross-validation.
-    ``client`` (a ``distributed.Client``) classifies the windows on that Dask cluster.
+    ``client`` (a ``distributed.Client``) classifies the windows on that Dask cluster; ``cancel`` (a
+    ``threading.Event``) stops the run when set (:class:`~landclass_ui.errors.Cancelled`, nothing written).
 
     Raises
     ------
@@ -339,7 +340,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
     paths: OutputPaths = export.write_classification(
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
-        progress=progress, block=block, on_progress=on_progress, client=client)
+        progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
     if result.cross_validation is not None:
         say(result.cross_validation.summary())

@@ -118,3 +118,23 @@ def test_whole_scene_map_is_the_same_on_two_threads_compiled(prepared, tmp_path,
         with rasterio.open(a) as x, rasterio.open(b) as y:
             assert (x.read(1) == y.read(1)).mean() >= 0.9999
             assert x.profile["blockxsize"] == y.profile["blockxsize"] == 512
+
+
+def test_a_cancelled_export_stops_and_leaves_nothing(prepared, tmp_path):
+    import threading
+
+    from landclass_ui.errors import Cancelled
+
+    model = fit(prepared.samples, prepared.legend)
+    cancel, seen = threading.Event(), []
+
+    def progress(done, total):
+        seen.append(done)
+        cancel.set()  # the user presses Cancel while the first windows are written
+
+    with pytest.raises(Cancelled, match="cancelled; nothing was written"):
+        write_classification(tmp_path / "map.tif", prepared.stack, model, probability=True, progress=False,
+                             block=64, on_progress=progress, cancel=cancel, compiled=False)
+    total = prepared.stack.grid.width * prepared.stack.grid.height
+    assert seen and seen[-1] < total  # stopped before the end
+    assert list(tmp_path.iterdir()) == []

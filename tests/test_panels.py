@@ -713,6 +713,27 @@ def test_export_writes_cog_legend_and_probability(tmp_path):
     assert ((prob <= 100) | (prob == 255)).all()
 
 
+def test_export_can_be_cancelled_and_leaves_nothing(tmp_path):
+    """The bundled scene (16 windows): Cancel right after Export stops it at the next window; no map, no
+    temporary file; the panel can export again."""
+    store = make_store(tmp_path, legend=None, training=[TrainingRef("file", SAMPLE.polygons, "class")],
+                       name="cancelled")
+    out = tmp_path / "out"
+    out.mkdir()
+    panel = ExportPanel(store, str(out))
+    assert panel.cancel_button.disabled  # nothing to cancel yet
+    panel.button.click()
+    assert not panel.cancel_button.disabled and panel.button.disabled
+    panel.cancel_button.click()
+    panel.thread.join(timeout=120)
+    assert "cancelled; nothing was written" in panel.message.value and not is_error(panel.message)
+    assert list(out.iterdir()) == []
+    assert not panel.button.disabled and panel.cancel_button.disabled
+    panel.button.click()  # and a new export runs to the end
+    panel.thread.join(timeout=120)
+    assert "wrote" in panel.message.value and (out / "cancelled.tif").exists()
+
+
 def test_export_with_hold_out_writes_the_accuracy_report(tmp_path):
     store = l5_store(tmp_path)
     panel = ExportPanel(store, str(tmp_path))

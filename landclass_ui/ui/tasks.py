@@ -1,4 +1,5 @@
-"""Export panel: write the full-resolution COG + legend CSV in the background, with a progress bar."""
+"""Export panel: write the full-resolution COG + legend CSV in the background, with a progress bar and a Cancel
+button (a cancelled export leaves nothing behind)."""
 from __future__ import annotations
 
 import threading
@@ -7,7 +8,7 @@ from typing import Callable
 
 import ipywidgets as W
 
-from ..errors import LandclassError
+from ..errors import Cancelled, LandclassError
 from ..pipeline import run
 from ..recipe import Recipe, TrainingRef
 from ..store import RecipeStore
@@ -40,12 +41,18 @@ class ExportPanel:
         self.button = W.Button(description="Export COG", icon="file-export", button_style="primary")
         self.button.add_class("landclass-export")
         self.button.on_click(lambda _: self.start())
+        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True,
+                                      tooltip="stop the export; nothing it would have written is kept")
+        self.cancel_button.add_class("landclass-export-cancel")
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.cancelled = threading.Event()
         self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="340px"))
         self.progress.add_class("landclass-export-progress")
         self.message = Message()
         self.widget = W.VBox([self.output, self.probability, self.class_probabilities,
                               W.HTML("<b>Accuracy</b> (optional)"), self.validation, self.reference,
-                              self.reference_field, self.button, self.progress, self.message])
+                              self.reference_field, W.HBox([self.button, self.cancel_button]), self.progress,
+                              self.message])
         self.thread: threading.Thread | None = None
         self.result = None
 
@@ -59,11 +66,20 @@ class ExportPanel:
         recipe = Recipe.from_dict(self.store.recipe.to_dict())  # a snapshot: editing goes on meanwhile
         output = self.target()
         self.button.disabled = True
+        self.cancelled.clear()
+        self.cancel_button.disabled = False
         self.progress.value = 0
         self.message.show(f"exporting to {output} ...", "info")
         self.thread = threading.Thread(target=self._work, args=(recipe, output), daemon=True)
         self.thread.start()
         return self.thread
+
+    def cancel(self) -> None:
+        """Stop the running export (at its next window): its temporary files are removed, nothing is written."""
+        if self.thread is not None and self.thread.is_alive():
+            self.cancelled.set()
+            self.cancel_button.disabled = True
+            self.message.show("cancelling the export ...", "info")
 
     def _work(self, recipe, output: str) -> None:
         try:
@@ -74,13 +90,16 @@ class ExportPanel:
                               class_probabilities=self.class_probabilities.value, progress=False,
                               on_progress=lambda done, total: self.call(setattr, self.progress, "value",
                                                                         done / total),
-                              validation_ratio=self.validation.value or None, reference=reference)
+                              validation_ratio=self.validation.value or None, reference=reference,
+                              cancel=self.cancelled)
             written = [self.result.classification, self.result.legend_csv, self.result.probability,
                        self.result.class_probability]
             if self.result.assessment is not None:
                 written.append(self.result.assessment.results_md)
             self.call(self.message.show, f"wrote {', '.join(w for w in written if w)} in "
                                          f"{self.result.seconds:.1f} s", "ok")
+        except Cancelled as exc:
+            self.call(self.message.show, str(exc), "info")
         except LandclassError as exc:
             self.call(self.message.show, str(exc), "error")
         except Exception as exc:
@@ -89,3 +108,4 @@ class ExportPanel:
                       "error")
         finally:
             self.call(setattr, self.button, "disabled", False)
+            self.call(setattr, self.cancel_button, "disabled", True)
