@@ -3,26 +3,15 @@ the same maps as this machine's threads, on two real scenes (the bundled Sentine
 31N, and the Landsat 5 GeoTIFF band files, UTM 22S), with a local cluster of 2 worker processes as CI has."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import rasterio
 from distributed import Client, LocalCluster, get_task_stream
+from test_compiled import DATA, L5, SCENES  # the same two scenes as the compiled forests' tests
 
 from landclass_ui.export import write_classification
 from landclass_ui.model import fit
 from landclass_ui.pipeline import prepare
-from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
 from landclass_ui.sample import sample_paths
-
-DATA = Path(__file__).parent / "data"
-L5 = [str(DATA / f"l5_amazon/LT52240631988227CUB02_B{i}.TIF") for i in (1, 2, 3, 4, 5, 7)]
-SCENES = {
-    "s2-safe": lambda: Recipe(images=[ImageRef(sample_paths().safe)],
-                              training=[TrainingRef("file", sample_paths().polygons, "class")]),
-    "l5-bands": lambda: Recipe(images=[ImageRef(p) for p in L5],
-                               training=[TrainingRef("file", str(DATA / "l5_amazon/training_polygons.gpkg"), "class")]),
-}
 
 
 @pytest.fixture(scope="module")
