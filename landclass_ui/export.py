@@ -249,9 +249,14 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     grid = stack.grid
+    # The temporary files' tiles are the windows (GeoTIFF tiles are multiples of 16 px): each window fills whole
+    # tiles, written once, never read back, merged and rewritten. With smaller windows than tiles, GDAL keeps a
+    # half-written tile in its block cache, which the reading threads share and may flush (once on CI, a whole
+    # 256 px window of a probability raster written into 512 px tiles came out as nodata: test_dask.py).
+    tile = block if block % 16 == 0 else 512
     profile = dict(
         driver="GTiff", width=grid.width, height=grid.height, count=1, dtype="uint8", crs=grid.crs,
-        transform=grid.transform, nodata=NODATA_CLASS, tiled=True, blockxsize=512, blockysize=512,
+        transform=grid.transform, nodata=NODATA_CLASS, tiled=True, blockxsize=tile, blockysize=tile,
         BIGTIFF="IF_SAFER",  # temporary files, read once by the COG translation: not compressed
     )
     temps: list[str] = []
