@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Sequence
@@ -19,7 +20,7 @@ from .export import to_cog
 from .imagery import Grid, ImageStack
 from .sensors import COMPOSITES
 
-__all__ = ["COMPOSITES", "composite_bands", "make_composite", "make_empty"]
+__all__ = ["COMPOSITES", "composite_bands", "stretch", "preview", "make_composite"]
 
 
 
@@ -58,6 +59,44 @@ def _key(stack: ImageStack, bands: Sequence[str]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+def stretch(data: np.ndarray, percentiles: tuple[float, float] = (2, 98)) -> np.ndarray:
+    """Bands float ``(n, h, w)`` (reflectance or DN; NaN where nodata) to uint8 ``(n, h, w)`` for display:
+    each band stretched linearly between its ``percentiles`` to 1-255; 0 where any band is nodata.
+
+    >>> stretch(np.array([[[0.0, 0.5, 1.0, np.nan]]]), (0, 100)).tolist()
+    [[[1, 128, 255, 0]]]
+    """
+    out = np.zeros(data.shape, np.uint8)
+    valid = np.isfinite(data).all(axis=0)
+    for i in range(data.shape[0]):
+        values = data[i][valid]
+        if values.size == 0:
+            continue
+        lo, hi = np.percentile(values, percentiles)
+        scaled = (data[i] - lo) / max(hi - lo, 1e-12) * 254 + 1
+        out[i] = np.where(valid, np.clip(scaled, 1, 255), 0).astype(np.uint8)
+    return out
+
+
+def preview(stack: ImageStack, bands: Sequence[str], *, max_px: int = 1024,
+            percentiles: tuple[float, float] = (2, 98)) -> tuple[np.ndarray, Grid]:
+    """A quick colour picture of ``bands`` (red, green, blue order) for the map while the display copy and
+    its tiles are made: uint8 ``(3, h, w)`` (:func:`stretch`) and its grid (the image's extent and CRS).
+
+    The image is read at a power-of-two reduction that brings its longest side to ``max_px`` pixels or
+    fewer, so GDAL reads the file's overviews (JPEG 2000 resolution levels, GeoTIFF overviews) where it has
+    them: a fraction of a full read.
+    """
+    from affine import Affine
+
+    g = stack.grid
+    factor = 2 ** max(0, math.ceil(math.log2(max(g.width, g.height) / max_px)))
+    shape = (max(1, -(-g.height // factor)), max(1, -(-g.width // factor)))
+    rgb = stretch(stack.select(list(bands)).read(None, shape if factor > 1 else None), percentiles)
+    transform = g.transform * Affine.scale(g.width / shape[1], g.height / shape[0])
+    return rgb, Grid(g.crs, transform, shape[1], shape[0])
+
+
 def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.PathLike,
                    *, percentiles: tuple[float, float] = (2, 98), max_px: int = 4096) -> str:
     """Write (once) a 3-band uint8 COG of ``bands`` (red, green, blue order) stretched per band between the
@@ -78,16 +117,7 @@ def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.
     g = stack.grid
     factor = max(1.0, max(g.width, g.height) / max_px)
     shape = (max(1, int(round(g.height / factor))), max(1, int(round(g.width / factor))))
-    data = sub.read(None, shape if factor > 1 else None)
-    out = np.zeros(data.shape, np.uint8)
-    valid = np.isfinite(data).all(axis=0)
-    for i in range(data.shape[0]):
-        values = data[i][valid]
-        if values.size == 0:
-            continue
-        lo, hi = np.percentile(values, percentiles)
-        scaled = (data[i] - lo) / max(hi - lo, 1e-12) * 254 + 1
-        out[i] = np.where(valid, np.clip(scaled, 1, 255), 0).astype(np.uint8)
+    out = stretch(sub.read(None, shape if factor > 1 else None), percentiles)
     transform = g.transform * Affine.scale(g.width / shape[1], g.height / shape[0])
     profile = dict(driver="GTiff", width=shape[1], height=shape[0], count=3, dtype="uint8", crs=g.crs,
                    transform=transform, nodata=0, tiled=True, blockxsize=256, blockysize=256,
@@ -101,28 +131,4 @@ def make_composite(stack: ImageStack, bands: Sequence[str], cache_dir: str | os.
     finally:
         os.unlink(raw)
     return str(path)
-
-
-def make_empty(stack, cache_dir: str | os.PathLike) -> str:
-    """A tiny all-nodata uint8 raster over an :class:`ImageStack` (or a :class:`Grid`; None: the whole world
-    in EPSG:4326): a layer's content before there is something to show."""
-    import rasterio
-    from affine import Affine
-    from rasterio.crs import CRS
-
-    cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    if stack is None:
-        g = Grid(CRS.from_epsg(4326), Affine(22.5, 0, -180, 0, -10.625, 85), 16, 16)
-    else:
-        g = stack if isinstance(stack, Grid) else stack.grid
-    path = cache / f"empty_{g.crs.to_epsg() or 'crs'}_{hashlib.sha1(str(g).encode()).hexdigest()[:12]}.tif"
-    if path.exists():
-        return str(path)
-    transform = g.transform * Affine.scale(g.width / 16, g.height / 16)
-    with replacing(path) as tmp, rasterio.open(tmp, "w", driver="GTiff", width=16, height=16, count=1,
-                                               dtype="uint8", crs=g.crs, transform=transform, nodata=255) as dst:
-        dst.write(np.full((1, 16, 16), 255, np.uint8))
-    return str(path)
-
 

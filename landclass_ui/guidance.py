@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from .training import SampleTable
-from .validation import cross_validate, spatial_blocks, split_units
 
 __all__ = ["UNCERTAIN_THRESHOLD", "UNCERTAIN_COLOR", "uncertain_raster", "uncertain_colormap", "Suggestion",
            "suggest_points", "LiveAccuracy", "assess_training", "TOO_FEW_MESSAGE"]
@@ -207,6 +206,8 @@ def assess_training(samples, legend, classifier: str = "random-forest", params: 
     max_k : int
         At most this many folds; fewer when a class has fewer units.
     """
+    from .validation import cross_validate, spatial_blocks, split_units  # scikit-learn: not at the app's start
+
     start = time.perf_counter()
     frame = samples.frame.reset_index(drop=True)
     n_total = len(frame)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .imagery import Grid
 
-__all__ = ["EMPTY_PNG", "LatLonBounds", "mercator", "png_data_url", "overlay", "decode_data_url"]
+__all__ = ["EMPTY_PNG", "LatLonBounds", "mercator", "png_data_url", "overlay", "rgb_overlay", "decode_data_url"]
 
 #: ``((south, west), (north, east))`` in degrees (EPSG:4326), as ipyleaflet takes bounds.
 LatLonBounds = tuple[tuple[float, float], tuple[float, float]]
@@ -90,7 +90,7 @@ def png_data_url(array: np.ndarray, colormap: dict[int, tuple[int, int, int, int
 
 
 def decode_data_url(url: str) -> np.ndarray:
-    """The RGBA pixels (uint8 ``(h, w, 4)``) of a PNG ``data:`` URL (what a browser draws; for tests)."""
+    """The RGBA pixels (uint8 ``(h, w, 4)``) of a PNG or WebP ``data:`` URL (what a browser draws; for tests)."""
     from PIL import Image
 
     data = base64.b64decode(url.split(",", 1)[1])
@@ -104,6 +104,40 @@ def overlay(array: np.ndarray, grid: Grid, colormap: dict[int, tuple[int, int, i
     warped, bounds = mercator(array, grid, nodata=nodata)
     colors = {k: v for k, v in colormap.items() if k != nodata}
     return png_data_url(warped, colors), bounds
+
+
+
+def rgb_overlay(rgb: np.ndarray, grid: Grid, *, nodata: int = 0, quality: int = 70) -> tuple[str, LatLonBounds]:
+    """A colour picture (uint8 ``(3, h, w)``: red, green, blue on ``grid``, any CRS) as an ``ImageOverlay``'s
+    ``(url, bounds)``: each band warped to Web Mercator by nearest neighbour (:func:`mercator`), encoded as a
+    WebP with alpha (lossy colours at ``quality`` 0-100, lossless alpha: a photo-like picture of 1000 px a
+    side is ~0.4 MB, against ~2.7 MB as PNG), transparent where all three bands are ``nodata`` (0 in
+    :func:`landclass_ui.display.stretch`'s pictures) or outside the image.
+
+    >>> from affine import Affine
+    >>> grid = Grid("EPSG:4326", Affine(1, 0, 0, 0, -1, 2), 2, 2)
+    >>> rgb = np.array([[[200, 0], [0, 0]], [[100, 0], [0, 0]], [[50, 0], [0, 0]]], dtype="uint8")
+    >>> url, bounds = rgb_overlay(rgb, grid, quality=100)
+    >>> url.startswith("data:image/webp;base64,")
+    True
+    >>> picture = decode_data_url(url)
+    >>> int((picture[:, :, 3] == 255).sum()), int((picture[:, :, 3] == 0).sum())  # one pixel shown, 3 not
+    (1, 3)
+    >>> bool(np.abs(picture[0, 0, :3].astype(int) - [200, 100, 50]).max() <= 8)
+    True
+    """
+    from PIL import Image
+
+    bands, bounds = [], None
+    for band in rgb:
+        warped, bounds = mercator(band, grid, nodata=nodata)
+        bands.append(warped)
+    picture = np.stack(bands, axis=-1)
+    alpha = np.where((picture == nodata).all(axis=-1), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.dstack([picture, alpha]), mode="RGBA").save(buffer, format="WEBP", quality=quality,
+                                                                   method=0)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), bounds
 
 
 #: A transparent 1 x 1 PNG: an overlay with nothing to show.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
@@ -34,7 +34,9 @@ from .model import TrainedModel, fit
 from .recipe import ImageRef, Recipe, TrainingRef
 from .report import AssessmentPaths, mapped_areas, write_assessment
 from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
-from .validation import CrossValidation, cross_validate, split_by_group
+
+if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation is made, not with the app
+    from .validation import CrossValidation
 
 __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
@@ -164,6 +166,8 @@ def hold_out(samples: SampleTable, ratio: float | None, *, seed: int = 0) -> Hol
     """
     if not ratio:
         return HoldOut(samples)
+    from .validation import split_by_group
+
     split = split_by_group(samples, ratio=1.0 - float(ratio), seed=seed)
     learning, validation = split.learning, split.validation
     how = (f"Validation sample: {ratio:.0%} of the training polygons held out (whole polygons, "
@@ -234,6 +238,8 @@ def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: st
                                        [names[int(v)] for v in predicted])
         out.how = held.how
     if cv_folds:
+        from .validation import cross_validate
+
         out.cross_validation = cross_validate(prepared.samples, prepared.legend, prepared.recipe.classifier.name,
                                               prepared.recipe.classifier.params, k=int(cv_folds), seed=seed)
         if out.accuracy is None:  # cross-validation alone: report its pooled folds

@@ -78,14 +78,27 @@ class TileService:
         (jupyter-leaflet 0.20: ``map_view`` undefined) and left them without tiles.
 
         The bounds are fixed when the layer is made: point a layer at another raster of the same extent with
-        :meth:`url`, and make new layers for another image.
-
-        Create the first layer while the notebook cell runs: in ``kernel`` routing it displays the comm
-        bridge that carries the tiles.
+        :meth:`url`, and make new layers for another image. Call :meth:`client` first from a background
+        thread (it starts the tile server: about a second), then this on the kernel's event loop (it makes
+        a widget and, in ``kernel`` routing, adds the server's port to :meth:`bridge`).
         """
         from localtileserver import get_leaflet_tile_layer
 
         return get_leaflet_tile_layer(self.client(path), show_loading=False, **kwargs)
+
+    @staticmethod
+    def bridge():
+        """jupyter-loopback's comm bridge (a widget), enabled but not displayed: the app puts it in its own
+        widget tree, so it reaches the page with the app, and tile layers made later (after the notebook cell
+        has run) route through it. localtileserver finds it enabled and adds each server port to it instead
+        of displaying a bridge of its own in whatever cell runs then. None where jupyter-loopback's comm
+        extra (anywidget) is missing: localtileserver then does as it does alone."""
+        try:
+            import jupyter_loopback
+
+            return jupyter_loopback.enable_comm_bridge(display=False)
+        except ImportError:
+            return None
 
     def url(self, path: str, template_url: str, version: int) -> str:
         """The tile URL of ``template_url`` (a layer's URL) pointed at another file of the same server, with a

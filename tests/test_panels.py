@@ -796,9 +796,10 @@ def test_screen_size():
 def make_map(clicks):
     from ipyleaflet import TileLayer
 
-    image = TileLayer(url="http://127.0.0.1/image/{z}/{x}/{y}.png")
-    return MapView(image, center=(0.0, 0.0), bounds=[[-1, -1], [1, 1]],
+    view = MapView(center=(0.0, 0.0), bounds=[[-1, -1], [1, 1]],
                    on_click=lambda lat, lon, nearest: clicks.append((lat, lon, nearest)))
+    view.replace_image(TileLayer(url="http://127.0.0.1/image/{z}/{x}/{y}.png"))
+    return view
 
 
 def test_nearest_point_within_pick_radius():
@@ -828,7 +829,10 @@ def test_nearest_point_within_pick_radius():
 def test_map_has_basemaps_under_the_image_and_overlays_over_it():
     view = make_map([])
     osm, esri, image, classification, prob, uncertain = view.map.layers[:6]
-    assert (osm.name, esri.name, image) == ("OpenStreetMap", "Esri World Imagery", view.image_layer)
+    assert (osm.name, esri.name, image.name) == ("OpenStreetMap", "Esri World Imagery", "Image")
+    # the image: its tiles over its preview, one entry in the layer control, in the image's pane
+    assert image.layers == (view.preview_layer, view.image_layer)
+    assert view.preview_layer.pane == view.image_layer.pane == "landclass-image"
     assert osm.base and esri.base and osm.visible and not esri.visible  # a choice in the layer control
     assert "tile.openstreetmap.org" in osm.url and "arcgisonline.com" in esri.url
     assert "OpenStreetMap" in osm.attribution and "Esri" in esri.attribution
@@ -841,6 +845,16 @@ def test_map_has_basemaps_under_the_image_and_overlays_over_it():
     assert view.class_layer.opacity == view.view_layer.opacity == view.prob_layer.opacity == 0.3
     view.clear_overlays()
     assert view.class_layer.url == view.view_layer.url == EMPTY_PNG
+    # another image: its preview and tiles replace the previous ones; no image: neither
+    view.show_preview("data:image/webp;base64,BBBB", ((1.0, 2.0), (3.0, 4.0)))
+    assert view.preview_layer.url.endswith("BBBB") and view.preview_layer.bounds == [[1.0, 2.0], [3.0, 4.0]]
+    from ipyleaflet import TileLayer
+
+    second = TileLayer(url="http://127.0.0.1/second/{z}/{x}/{y}.png")
+    view.replace_image(second)
+    assert image.layers == (view.preview_layer, second) and view.image_layer is second
+    view.clear_image()
+    assert image.layers == (view.preview_layer,) and view.image_layer is None and view.preview_layer.url == EMPTY_PNG
 
 
 def test_training_polygons_show_their_class_under_the_pointer():

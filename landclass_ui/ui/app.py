@@ -24,13 +24,13 @@ from pathlib import Path
 import ipywidgets as W
 
 from ..classifiers import feature_importance
-from ..display import composite_bands, make_composite, make_empty
+from ..display import composite_bands, make_composite, preview
 from ..errors import LandclassError
 from ..export import probability_colormap
 from ..guidance import assess_training, locate, suggest_points, uncertain_colormap, view_window
 from ..legend import Legend
 from ..live import LiveClassifier, LiveResult
-from ..overlay import overlay
+from ..overlay import overlay, rgb_overlay
 from ..pipeline import open_recipe_image, open_recipe_images
 from ..recipe import ImageRef, Recipe, TrainingRef, default_name
 from ..sample import sample_paths
@@ -122,17 +122,14 @@ class LandclassApp:
         self._moved = False  # the map was sent to a new image and the browser has not answered yet
         self._page_synced = False  # the page's widgets got their state once more after it built them
 
-        # layers and map (created now: in kernel routing the first layer shows the comm bridge), showing the
-        # recipe's image from the start: a layer's URL changed while its first tiles load may be dropped
+        # the map, centred on the recipe's image; its picture comes from the worker (a quick preview, then the
+        # tiles of the display copy), so that the page shows without waiting for either
         start, start_message = self._start_image()
-        empty = make_empty(start.grid if start else None, self.cache)
-        image_layer = self.tiles.layer(self._composite_of(self.store.recipe, start)[0] if start else empty,
-                                       name="Image", max_zoom=20)
-        self._template = image_layer.url
+        self._start_stack = start  # opened once here for the map's extent, used by the worker's first pass
         self.image_stack = start
-        bounds = _latlon_bounds(start.grid) if start else ((-60.0, -170.0), (75.0, 170.0))
-        self.map = MapView(image_layer,
-                           center=((bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2),
+        self._template: str | None = None  # the first tile layer's URL: others are made from it
+        bounds = _latlon_bounds(start.grid) if start else WORLD
+        self.map = MapView(center=((bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2),
                            bounds=bounds, on_click=self._on_click)
 
         # panels
@@ -153,8 +150,10 @@ class LandclassApp:
         tabs.layout = W.Layout(width="440px", min_width="440px")
         self.tabs = tabs
         self.header = self._build_header()
+        bridge = self.tiles.bridge()  # carries the tiles in kernel routing: it must reach the page with the app
         self.widget = W.VBox([W.HTML(MAP_CSS), self.header, self.message,
-                              W.HBox([tabs, self.map.map], layout=W.Layout(width="100%"))])
+                              W.HBox([tabs, self.map.map], layout=W.Layout(width="100%")),
+                              *([bridge] if bridge is not None else [])])
         self.widget.add_class("landclass-app")
 
         self._bind_layers()
@@ -166,7 +165,7 @@ class LandclassApp:
         self._set_status(self.store.opened_message)
         if start_message:
             self.message.show(start_message, "error")
-        self._schedule("stack" if start else "image", "polygons")
+        self._schedule("image", "polygons")
 
     # --- header: recipe name, New, Open ----------------------------------------------------------------
 
@@ -263,9 +262,23 @@ class LandclassApp:
         self.map.uncertain_layer.observe(lambda ch: self._show_uncertain(), "visible")
 
     def _new_image_layer(self, image: str) -> None:
-        """Replace the image layer by a new one bounded to another image's composite ``image``, with no tile
-        still loading from the previous image (see :meth:`_set_url`); the overlays are emptied."""
-        self.ui.call(lambda: self.map.replace_image(self.tiles.layer(image, name="Image", max_zoom=20)))
+        """Replace the image's tile layer by a new one bounded to another image's composite ``image``, with no
+        tile still loading from the previous image (see :meth:`_set_url`); the overlays are emptied. The tile
+        server is started here (the first time: about a second), the layer made on the kernel's event loop."""
+        self.tiles.client(image)
+
+        def swap():
+            layer = self.tiles.layer(image, name="Image", max_zoom=20)
+            self._template = self._template or layer.url
+            self.map.replace_image(layer)
+
+        self.ui.call(swap)
+
+    def _show_preview(self, stack, bands: list[str]) -> None:
+        """Draw a quick picture of ``bands`` of ``stack`` (:func:`landclass_ui.display.preview`) under the
+        image's tiles: the image is on the map before its display copy and tile server are ready."""
+        url, bounds = rgb_overlay(*preview(stack, bands))
+        self.ui.call(self.map.show_preview, url, bounds)
 
     def _on_bounds(self) -> None:
         """The browser reports a new extent: the map arrived where it was sent, or the user moved it. The
@@ -393,23 +406,29 @@ class LandclassApp:
             self._schedule_assess(recipe, self.live.samples_used)
 
     def _open_image(self, recipe: Recipe) -> bool:
-        """A new image (or none): release the previous one's rasters, point the image layer at its composite
-        and the classification layers at an empty raster of its grid, then move the map there. Returns False
-        when there is no image to work on."""
+        """A new image (or none): release the previous one's rasters, draw the image (a preview at once, then
+        its display copy's tiles), move the map there and empty the classification overlays. Returns False
+        when there is no image to work on.
+
+        The app's first pass uses the stack opened for the map's extent, and the map is already there."""
+        start, self._start_stack = self._start_stack, None
         self._release()
         self.ui.call(self.acc.clear)
         self.ui.call(self.acc.show_suggestions, [], "the scene")
         self.ui.call(self.cls.show_importance, None)
+        self.ui.call(self.map.clear_overlays)
         if not recipe.images:
-            self._new_image_layer(make_empty(None, self.cache))
+            self.ui.call(self.map.clear_image)
             self._set_status("no image yet: open one in IMG")
             return False
         self._set_status("opening the image ...", busy=True)
-        stack = self._image_of(recipe)
+        stack = start if start is not None else self._image_of(recipe)
         self._set_status("drawing the image ...", busy=True)
-        path, note = self._composite_of(recipe, stack)
-        self._new_image_layer(path)
-        self._move_to(_latlon_bounds(stack.grid))
+        bands, note = self._composite_bands(recipe, stack)
+        self._show_preview(stack, bands)
+        if start is None:
+            self._move_to(_latlon_bounds(stack.grid))
+        self._new_image_layer(make_composite(stack, bands, self.cache))
         if note:
             self._show(note, "info")
         self.image_stack = stack
@@ -448,8 +467,8 @@ class LandclassApp:
     def _new_live(self, stack) -> None:
         self.live = LiveClassifier(stack, overview_px=self.overview_px)
 
-    def _composite_of(self, recipe: Recipe, stack) -> tuple[str, str | None]:
-        """The display copy of ``stack`` for the composite chosen in IMG (bands from the sensor's roles), and a
+    def _composite_bands(self, recipe: Recipe, stack) -> tuple[list[str], str | None]:
+        """The bands (red, green, blue) of the composite chosen in IMG (from the sensor's band roles), and a
         message when the composite could not be made as asked."""
         names = stack.band_names
         sensor = recipe.derived.sensor or sensor_from_paths([r.path for r in recipe.images])
@@ -457,16 +476,19 @@ class LandclassApp:
             roles = resolve_roles(names, sensor, recipe.derived.roles)
         except LandclassError:
             roles = {}
-        choice = self.img.composite.value if hasattr(self, "img") else "true colour"
-        bands, note = composite_bands(names, choice, roles)
-        return make_composite(stack, bands, self.cache), note
+        return composite_bands(names, self.img.composite.value, roles)
 
     def _composite(self, recipe: Recipe) -> None:
         """Show another composite of the same image (the map does not move)."""
         self._set_status("drawing the image ...", busy=True)
-        path, note = self._composite_of(recipe, self.image_stack)
+        bands, note = self._composite_bands(recipe, self.image_stack)
+        self._show_preview(self.image_stack, bands)
+        path = make_composite(self.image_stack, bands, self.cache)
         self.version += 1
-        self._set_url(self.map.image_layer, path)
+        if self.map.image_layer is None:
+            self._new_image_layer(path)
+        else:
+            self._set_url(self.map.image_layer, path)
         if note:
             self._show(note, "info")
 
@@ -658,6 +680,10 @@ def resend_state(*roots: W.Widget) -> int:
                 if isinstance(item, W.Widget) and item.model_id not in seen:
                     stack.append(item)
     return len(seen)
+
+
+#: The map's extent without an image: ``((south, west), (north, east))``, degrees.
+WORLD = ((-60.0, -170.0), (75.0, 170.0))
 
 
 def _latlon_bounds(grid) -> tuple[tuple[float, float], tuple[float, float]]:

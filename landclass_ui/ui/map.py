@@ -92,7 +92,9 @@ def fit_zoom(bounds, size_px: tuple[int, int] = DEFAULT_MAP_PX, *, max_zoom: int
 class MapView:
     """The ipyleaflet map with the app's layers.
 
-    ``image_layer`` is the image's tile layer (:class:`landclass_ui.tiles.TileService`); the live results are
+    The image is the layer group ``image``: a preview picture (``preview_layer``, :meth:`show_preview`, shown
+    as soon as the page is) under the image's tile layer (``image_layer``, None until :meth:`replace_image`
+    gives one: :class:`landclass_ui.tiles.TileService`, full detail when zoomed in). The live results are
     image overlays (:mod:`landclass_ui.overlay`) shown with :meth:`show_overlay`: ``class_layer`` (the whole
     scene), ``view_layer`` (the visible extent, zoomed in), ``prob_layer`` and ``uncertain_layer`` (hidden by
     default). ``bounds`` (``((south, west), (north, east))``, degrees) is the image's extent.
@@ -104,9 +106,11 @@ class MapView:
     #: The overlays, by the name :meth:`show_overlay` takes.
     OVERLAYS = {"class": "class_layer", "view": "view_layer", "prob": "prob_layer", "uncertain": "uncertain_layer"}
 
-    def __init__(self, image_layer, *, center, bounds, on_click: Callable[[float, float, int | None], None]):
-        self.image_layer = image_layer
-        image_layer.pane = "landclass-image"
+    def __init__(self, *, center, bounds, on_click: Callable[[float, float, int | None], None]):
+        self.image_layer = None
+        self.preview_layer = ImageOverlay(url=EMPTY_PNG, bounds=bounds, name="Image (preview)",
+                                          pane="landclass-image")
+        self.image = LayerGroup(layers=[self.preview_layer], name="Image")
         # each kind of layer in its own pane: a fixed stacking order, and a CSS class to find it by
         # (leaflet-landclass-<kind>-pane)
         self.class_layer = ImageOverlay(url=EMPTY_PNG, bounds=bounds, name="Classification (scene)",
@@ -125,7 +129,7 @@ class MapView:
         self.map = Map(
             panes={"landclass-image": {"zIndex": 210}, "landclass-class": {"zIndex": 220},
                    "landclass-prob": {"zIndex": 230}, "landclass-uncertain": {"zIndex": 235}},
-            layers=[*basemaps(), image_layer, self.classification, self.prob_layer, self.uncertain_layer,
+            layers=[*basemaps(), self.image, self.classification, self.prob_layer, self.uncertain_layer,
                     self.polygons_layer, self.points_layer],
             center=center,
             zoom=9,
@@ -172,17 +176,37 @@ class MapView:
         for layer in (self.class_layer, self.view_layer, self.prob_layer):
             layer.opacity = self.opacity.value
 
-    def replace_image(self, new) -> None:
-        """Swap the image layer for ``new`` (another image: a layer bounded to it, whose tiles all start
-        fresh), keeping its pane, opacity, visibility and place on the map; the overlays are emptied and moved
-        to the image's extent, ``new.bounds``."""
-        old = self.image_layer
-        new.pane, new.opacity, new.visible = old.pane, old.opacity, old.visible
-        self.map.substitute(old, new)
+    def replace_image(self, new, *, preview: tuple[str, object] | None = None) -> None:
+        """Show another image: its tile layer ``new`` (a layer bounded to it, whose tiles all start fresh) in
+        place of the previous one, over ``preview`` (``(url, bounds)`` of :meth:`show_preview`; None keeps the
+        current one); the overlays are emptied and moved to the image's extent, ``new.bounds``."""
+        with self.image.hold_sync():
+            if preview is not None:
+                self.show_preview(*preview)
+            if self.image_layer is not None:
+                self.image.remove(self.image_layer)
+            new.pane = "landclass-image"
+            self.image.add(new)
         self.image_layer = new
         bounds = getattr(new, "bounds", None)
         for name in self.OVERLAYS:
             self.show_overlay(name, EMPTY_PNG, bounds or None)
+
+    def clear_image(self) -> None:
+        """No image (a new recipe): no tiles, no preview, no overlays."""
+        with self.image.hold_sync():
+            if self.image_layer is not None:
+                self.image.remove(self.image_layer)
+            self.image_layer = None
+            self.preview_layer.url = EMPTY_PNG
+        self.clear_overlays()
+
+    def show_preview(self, url: str, bounds) -> None:
+        """Show ``url`` (an image ``data:`` URL: :func:`landclass_ui.overlay.rgb_overlay`) under the image's tiles,
+        over ``bounds`` (``((south, west), (north, east))``, degrees)."""
+        with self.preview_layer.hold_sync():
+            self.preview_layer.bounds = [list(bounds[0]), list(bounds[1])]
+            self.preview_layer.url = url
 
     def show_overlay(self, name: str, url: str, bounds=None) -> None:
         """Show ``url`` (a PNG ``data:`` URL, :func:`landclass_ui.overlay.overlay`) in the overlay ``name``
