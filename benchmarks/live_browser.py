@@ -49,6 +49,7 @@ from test_browser import (  # noqa: E402  (the browser test's helpers, so both m
     JS_MARK_OLD,
     JS_PIXELS,
     JS_REFRESHED,
+    JS_TILES_LOADED,
     free_port,
     new_page,
     start_server,
@@ -129,7 +130,7 @@ def _measure(page, url: str, polygons: str, clicks: int) -> dict:
     page.wait_for_selector(map_sel, timeout=TIMEOUT_MS)
     wait_for_picture(page, map_sel, timeout=TIMEOUT_MS / 1000)
     opened = time.perf_counter() - start
-    page.wait_for_function(JS_LAYER_LOADED, arg=["image", 1], timeout=TIMEOUT_MS, polling=20)
+    page.wait_for_function(JS_TILES_LOADED, arg=["image", 4], timeout=TIMEOUT_MS, polling=20)
     tiles = time.perf_counter() - start
     page.wait_for_selector(".landclass-status-text:has-text('at least two classes')", timeout=TIMEOUT_MS)
 

@@ -17,7 +17,7 @@ import rasterio
 from rasterio.warp import transform_bounds
 
 from landclass_ui.legend import Legend
-from landclass_ui.overlay import overlay
+from landclass_ui.overlay import decode_data_url, overlay
 from landclass_ui.ui.app import LandclassApp
 from landclass_ui.ui.common import KernelLoop
 
@@ -82,6 +82,12 @@ def test_new_recipe_open_image_load_training_classify(app, scene, tmp_path):
         assert np.allclose(transform_bounds(comp.crs, "EPSG:4326", *comp.bounds), (west, south, east, north),
                            atol=1e-3)
     assert app.live is not None and app.live.stack.grid.crs == crs
+    # under the tiles, the quick preview drawn before them: a picture of this image over its extent
+    assert app.map.preview_layer.url.startswith("data:image/webp;base64,")
+    (s, w), (n, e) = app.map.preview_layer.bounds
+    assert np.allclose((w, s, e, n), (west, south, east, north), atol=0.01)
+    picture = decode_data_url(app.map.preview_layer.url)
+    assert (picture[..., 3] == 255).mean() > 0.3 and len(np.unique(picture[..., :3].reshape(-1, 3), axis=0)) > 1000
 
     app.trn.file_path.value = training
     app.trn.class_field.value = field

@@ -44,6 +44,12 @@ JS_LAYER_LOADED = """([idx, minImages]) => {
   return imgs.length >= minImages && imgs.every(i => i.classList.contains('leaflet-image-layer')
       ? i.complete && i.naturalWidth > 0 : i.classList.contains('leaflet-tile-loaded'));
 }"""
+# the image's tiles (not its preview picture, an overlay in the same pane): at least n loaded, none failed
+JS_TILES_LOADED = """([idx, n]) => {
+  const pane = `.leaflet-landclass-${idx}-pane img.leaflet-tile`;
+  return document.querySelectorAll(`${pane}.leaflet-tile-loaded`).length >= n
+      && document.querySelectorAll(`${pane}.leaflet-tile-error`).length === 0;
+}"""
 JS_MARK_OLD = """(idx) => { (""" + JS_IMAGES + """)(idx).forEach(i => i.dataset.oldsrc = i.src); }"""
 # a new map on screen: every tile's src swapped (jupyter-leaflet refreshes a tile layer in place when its URL
 # changes), or the scene overlay's picture replaced, and the new pictures decoded
@@ -196,9 +202,13 @@ def test_click_to_train_in_the_browser(backend, tmp_path):
                 # the browser may fetch the first tiles straight from the tile server, before jupyter-loopback
                 # takes over: those cannot be read back in the page (cross-origin), so look at the screen
                 wait_for_picture(page, ".landclass-app .leaflet-container", timeout=TIMEOUT_MS / 1000)
+                print(f"\n[{backend}] dashboard with the image after {time.perf_counter() - start:.1f} s")
+                # the picture may be the image's quick preview: its tiles come from the tile server (over the
+                # kernel's websocket in standalone voila, through the proxy under a Jupyter server)
+                page.wait_for_function(JS_TILES_LOADED, arg=["image", 4], timeout=60_000, polling=50)
+                print(f"[{backend}] image tiles after {time.perf_counter() - start:.1f} s")
                 page.wait_for_selector(".landclass-status-text:has-text('at least two classes')",
                                        timeout=TIMEOUT_MS)
-                print(f"\n[{backend}] dashboard with image tiles after {time.perf_counter() - start:.1f} s")
                 assert page.locator(".landclass-recipe-name input").input_value().startswith("Classification_")
 
                 page.click(".landclass-training-toggle")
