@@ -98,6 +98,15 @@ class LiveClassifier:
             self._overview = self.stack.read(None, self.overview_grid.shape)
         return self._overview
 
+    def warm(self) -> None:
+        """Do ahead what the first classification needs, while the user has not trained yet: the whole scene
+        read at the coarse scale (:meth:`overview`) and scikit-learn imported (about a second together on the
+        bundled scene, which the first training would otherwise wait for)."""
+        import sklearn.ensemble  # noqa: F401  (the live model's classifiers; the rest of scikit-learn with it)
+
+        with self._lock:
+            self.overview()
+
     def samples(self, recipe: Recipe, legend: Legend) -> SampleTable | None:
         """Training pixels of the recipe (files sampled once and cached); None with fewer than two classes."""
         import pandas as pd

@@ -171,3 +171,18 @@ def test_view_bands_are_read_once_per_extent(live, monkeypatch):
     assert np.array_equal(again.classes, first.classes) and coarse.classes.shape == first.classes.shape
     with pytest.raises(AssertionError, match="read again"):
         live.classify_view((west, south, east, north), (120, 60))  # another extent is read
+
+
+def test_warm_reads_the_scene_before_the_first_training(monkeypatch):
+    fresh = LiveClassifier(open_image(SAMPLE.safe), overview_px=300)
+    fresh.warm()
+    assert fresh.overview().shape == (len(fresh.stack.band_names), *fresh.overview_grid.shape)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the scene was read again")
+
+    monkeypatch.setattr(fresh.stack, "read", no_read)
+    x1, y1 = lonlat(300, 300)
+    x2, y2 = lonlat(100, 700)
+    result = fresh.update(recipe_with([{"x": x1, "y": y1, "class": 1}, {"x": x2, "y": y2, "class": 2}]), LEGEND)
+    assert result is not None and result.classes.shape == fresh.overview_grid.shape

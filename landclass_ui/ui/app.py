@@ -404,6 +404,8 @@ class LandclassApp:
                 self._refresh_view()
         if "train" in todo and self.live is not None and self.live.model is not None:
             self._schedule_assess(recipe, self.live.samples_used)
+        elif self.live is not None and self.live.model is None:
+            self.live.warm()  # nothing to classify yet: get ready for the first training
 
     def _open_image(self, recipe: Recipe) -> bool:
         """A new image (or none): release the previous one's rasters, draw the image (a preview at once, then
