@@ -15,6 +15,7 @@ also serves under ``/voila/render/``).
 from __future__ import annotations
 
 import os
+import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["ROUTING_ENV", "detect_routing", "TileService", "with_query"]
@@ -58,6 +59,20 @@ class TileService:
     def __init__(self, routing: str | None = None):
         self.routing = routing or detect_routing()
         self._clients = {}
+
+    @staticmethod
+    def preload() -> threading.Thread:
+        """Import localtileserver (about a second: FastAPI, rio-tiler, rioxarray) on a background thread, so that
+        it overlaps the app's first work (the image's preview and display copy) instead of following it."""
+        def load():
+            try:
+                import localtileserver  # noqa: F401
+            except Exception:  # reported where it is used (client), with the context of a layer
+                pass
+
+        thread = threading.Thread(target=load, name="landclass-tiles-import", daemon=True)
+        thread.start()
+        return thread
 
     def client(self, path: str):
         """A ``localtileserver.TileClient`` for ``path`` (cached)."""

@@ -110,6 +110,7 @@ class LandclassApp:
         self.ui = KernelLoop(on_error=lambda text: self.message.show(text, "error"))
         self.store = RecipeStore.open(self.workdir / "recipe.json", default_recipe, library=self.workdir / "recipes")
         self.tiles = TileService(routing)
+        self.tiles.preload()
         self.status = W.HTML()
         self.status.add_class("landclass-status")
         self.worker = Worker(self._run, on_error=self._live_failed, name="landclass-live")
