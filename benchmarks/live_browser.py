@@ -27,6 +27,7 @@ disk cache: Python imports, the scene). Run it on an otherwise idle machine::
 
     .venv/bin/python benchmarks/live_browser.py                      # both servers, 1 run, 8 clicks
     .venv/bin/python benchmarks/live_browser.py --server voila --repeat 3 --clicks 12
+    .venv/bin/python benchmarks/live_browser.py --again     # a second start: the display copy is cached
 """
 from __future__ import annotations
 
@@ -101,26 +102,34 @@ def click_positions(n: int) -> list[tuple[float, float]]:
     return [(grid[order[k % 30]][0] + 0.02 * (k // 30), grid[order[k % 30]][1]) for k in range(n)]
 
 
-def run_once(server: str, clicks: int) -> dict:
-    """One server start, one browser: the figures of one run (seconds)."""
+def run_once(server: str, clicks: int, *, again: bool = False) -> dict:
+    """One server start, one browser: the figures of one run (seconds). With ``again``, the work directory has
+    seen a first start already (its display copy built, a recipe saved): a server is started, the page opened
+    until the image's tiles show, and stopped, before the measured start."""
     polygons = sample_paths().polygons
     with tempfile.TemporaryDirectory(prefix="landclass-bench-") as tmp:
         log_path = Path(tmp) / "server.log"
         with open(log_path, "w") as log:
-            proc, url = start_server(server, free_port(), Path(tmp) / "work", log)
-            try:
-                with sync_playwright() as p:
-                    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                    try:
-                        return _measure(new_page(browser), url,
-                                        polygons, clicks)
-                    finally:
-                        browser.close()
-            except Exception:
-                print(f"[{server}] failed; end of the server log:\n" + "".join(open(log_path).readlines()[-30:]))
-                raise
-            finally:
-                stop_server(proc)
+            for first in ([True, False] if again else [False]):
+                proc, url = start_server(server, free_port(), Path(tmp) / "work", log)
+                try:
+                    with sync_playwright() as p:
+                        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                        try:
+                            page = new_page(browser)
+                            if first:
+                                page.goto(url, timeout=TIMEOUT_MS)
+                                page.wait_for_function(JS_TILES_LOADED, arg=["image", 4], timeout=TIMEOUT_MS)
+                                continue
+                            return _measure(page, url, polygons, clicks)
+                        finally:
+                            browser.close()
+                except Exception:
+                    print(f"[{server}] failed; end of the server log:\n" + "".join(open(log_path).readlines()[-30:]))
+                    raise
+                finally:
+                    stop_server(proc)
+    raise AssertionError("not reached")
 
 
 def _measure(page, url: str, polygons: str, clicks: int) -> dict:
@@ -207,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per server (default 1)")
     parser.add_argument("--clicks", type=int, default=8, help="clicks per run (default 8, at least 2)")
     parser.add_argument("--server", choices=["voila", "jupyter", "both"], default="both")
+    parser.add_argument("--again", action="store_true",
+                        help="measure a second start on the same work directory (display copy already built)")
     args = parser.parse_args(argv)
     if args.clicks < 2 or args.repeat < 1:
         parser.error("--clicks must be >= 2 and --repeat >= 1")
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     for server in servers:
         results[server] = []
         for i in range(1, args.repeat + 1):
-            run = run_once(server, args.clicks)
+            run = run_once(server, args.clicks, again=args.again)
             results[server].append(run)
             print(f"[{server} run {i}] open {run['open']:.2f} s, tiles {run['tiles']:.2f} s; "
                   f"load {run['load']:.2f} s (status "
