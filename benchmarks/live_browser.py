@@ -51,6 +51,7 @@ from test_browser import (  # noqa: E402  (the browser test's helpers, so both m
     JS_PIXELS,
     JS_REFRESHED,
     JS_TILES_LOADED,
+    choose_class,
     free_port,
     new_page,
     start_server,
@@ -170,7 +171,7 @@ def _measure(page, url: str, polygons: str, clicks: int) -> dict:
     box = page.locator(map_sel).bounding_box()
     times, fulls, model = [], [], []
     for k, (fx, fy) in enumerate(click_positions(clicks)):
-        page.select_option(".landclass-class-chooser select", label=labels[k % len(labels)])
+        choose_class(page, labels[k % len(labels)])
         page.evaluate(JS_MARK_OLD, "class")
         previous = status_text(page)
         t = time.perf_counter()

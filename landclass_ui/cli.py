@@ -156,6 +156,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="map a reference class name to a legend class, e.g. farmland=FARM (repeatable)")
     p.add_argument("--cv", type=int, metavar="K", help="spatial K-fold cross-validation of the training data")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split and folds (default 0)")
+    p.add_argument("--pixel-size", type=float, metavar="M",
+                   help="output pixel size in metres, coarser than the image's (SEPAL's export scale): classes "
+                        "resampled by mode, probabilities by average (default: the image's pixels)")
     p.add_argument("--block", type=int, default=512, help="prediction window size in pixels (default 512)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="classify on a local Dask cluster of N worker processes (one thread each)")
@@ -400,6 +403,7 @@ def _run_with(args, recipe, reference, remap, log, client) -> int:
         cv_folds=args.cv,
         seed=args.seed,
         client=client,
+        scale=args.pixel_size,
     )
     written = [result.classification, result.legend_csv, result.probability, result.class_probability,
                result.samples_csv,

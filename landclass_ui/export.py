@@ -19,7 +19,7 @@ import numpy as np
 
 from ._files import default_file_mode, temp_path
 from .compiled import compile_model
-from .errors import Cancelled
+from .errors import Cancelled, RecipeError
 from .legend import NODATA_CLASS
 from .model import predict_block, predict_block_probabilities, single_threaded
 
@@ -67,33 +67,85 @@ def class_probability_path(output: str | os.PathLike) -> str:
     return str(p.with_name(p.stem + "_class_probability.tif"))
 
 
-def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None) -> None:
+def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None,
+           scale: float | None = None) -> None:
     """Translate a GeoTIFF into a validated COG with rio-cogeo (deflate, 512 px blocks, internal overviews).
+
+    ``resampling`` makes the overviews (and the output, with ``scale``): ``mode`` for classes, ``average`` for
+    probabilities. ``scale`` is the output's pixel size in the CRS's units, coarser than the source's (see
+    :func:`check_scale`): the source is resampled by GDAL's warper on the way (a ``WarpedVRT``), nodata pixels
+    left out of each output pixel.
 
     Raises
     ------
     RuntimeError
         If the result does not validate as a COG (a bug, not a user error).
     """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
     from rio_cogeo.cogeo import cog_translate, cog_validate
     from rio_cogeo.profiles import cog_profiles
 
     profile = cog_profiles.get("deflate")
     profile.update(blockxsize=512, blockysize=512, num_threads="ALL_CPUS")  # blocks compressed in parallel
-    cog_translate(
-        src_path,
-        dst_path,
-        profile,
-        overview_resampling=resampling,
-        quiet=True,
-        colormap=colormap,
-        use_cog_driver=False,
-        in_memory=False,  # the intermediate file on disk: memory does not grow with the image
-        config={"GDAL_NUM_THREADS": "ALL_CPUS"},
-    )
+    options = dict(overview_resampling=resampling, quiet=True, colormap=colormap, use_cog_driver=False,
+                   in_memory=False,  # the intermediate file on disk: memory does not grow with the image
+                   config={"GDAL_NUM_THREADS": "ALL_CPUS"})
+    if scale is None:
+        cog_translate(src_path, dst_path, profile, **options)
+    else:
+        with rasterio.open(src_path) as src:
+            transform, width, height = scaled_grid(src.transform, src.width, src.height, scale)
+            with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
+                           resampling=Resampling[resampling], nodata=src.nodata) as vrt:
+                cog_translate(vrt, dst_path, profile, **options)
     valid, errors, _ = cog_validate(dst_path, quiet=True)
     if not valid:
         raise RuntimeError(f"rio-cogeo wrote an invalid COG {dst_path}: {errors}")
+
+
+def scaled_grid(transform, width: int, height: int, scale: float):
+    """The ``(transform, width, height)`` of pixels ``scale`` CRS units a side over the same extent (the last
+    row and column may reach past it).
+
+    >>> from affine import Affine
+    >>> t, w, h = scaled_grid(Affine(10, 0, 500000, 0, -10, 4000000), 1000, 999, 30)
+    >>> (t.a, t.e, t.c, t.f), w, h
+    ((30.0, -30.0, 500000.0, 4000000.0), 334, 333)
+    """
+    from affine import Affine
+
+    ground_w, ground_h = abs(transform.a) * width, abs(transform.e) * height
+    new_w, new_h = max(1, int(np.ceil(ground_w / scale - 1e-9))), max(1, int(np.ceil(ground_h / scale - 1e-9)))
+    return Affine(scale, 0, transform.c, 0, -scale, transform.f), new_w, new_h
+
+
+def check_scale(grid, scale: float | None) -> None:
+    """``scale`` (the export's pixel size in metres; None: the image's own) is one an export can use on
+    ``grid``.
+
+    Raises
+    ------
+    RecipeError
+        The CRS is not projected in metres, the scale is not a positive number, or it is finer than the
+        image's pixels (SEPAL refuses that as well: a finer scale invents no detail, it only makes the file
+        bigger; export at the image's scale and resample later if another grid is needed).
+    """
+    from rasterio.crs import CRS
+
+    if scale is None:
+        return
+    crs = CRS.from_user_input(grid.crs)
+    native = max(abs(grid.transform.a), abs(grid.transform.e))
+    if not (scale > 0 and np.isfinite(scale)):
+        raise RecipeError(f"the export scale must be a positive number of metres, not {scale!r}")
+    if not crs.is_projected or (crs.linear_units or "").lower() not in ("metre", "meter", "m"):
+        raise RecipeError(f"the export scale is in metres and the image's CRS ({crs.to_string()}) is not in "
+                          "metres: leave the scale empty to export at the image's pixels")
+    if scale < native - 1e-6:
+        raise RecipeError(f"the export scale {scale:g} m is finer than the image's {native:g} m pixels: a finer "
+                          f"scale adds no detail, only size; choose {native:g} m (the image's) or coarser")
 
 
 def default_threads() -> int:
@@ -204,7 +256,7 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                          class_probabilities: bool = False, progress: bool | None = None, block: int = 512,
                          on_progress: Callable[[int, int], None] | None = None,
                          threads: int | None = None, compiled: bool = True, client=None,
-                         cancel: threading.Event | None = None) -> OutputPaths:
+                         cancel: threading.Event | None = None, scale: float | None = None) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -237,9 +289,15 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         the outputs are the same, written here.
     cancel : threading.Event, optional
         Set from another thread to stop: checked after every window and before each COG translation.
+    scale : float, optional
+        The outputs' pixel size in metres, coarser than the image's (:func:`check_scale`; SEPAL's export
+        scale): classified at the image's pixels, then resampled, by mode for the class map and by average for
+        the probabilities. None: the image's pixels.
 
     Raises
     ------
+    RecipeError
+        ``scale`` cannot be used (:func:`check_scale`); checked before anything is done.
     Cancelled
         ``cancel`` was set; nothing is left at ``output`` or beside it (temporary files removed).
     """
@@ -247,8 +305,9 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
     from tqdm import tqdm
 
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     grid = stack.grid
+    check_scale(grid, scale)
+    output.parent.mkdir(parents=True, exist_ok=True)
     # The temporary files' tiles are the windows (GeoTIFF tiles are multiples of 16 px): each window fills whole
     # tiles, written once, never read back, merged and rewritten. With smaller windows than tiles, GDAL keeps a
     # half-written tile in its block cache, which the reading threads share and may flush (once on CI, a whole
@@ -319,19 +378,19 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         _check(cancel)
         cog_class = temp_path(output.parent, output.stem, "cog")
         temps.append(cog_class)
-        to_cog(raw_class, cog_class, resampling="mode", colormap=model.legend.colormap())
+        to_cog(raw_class, cog_class, resampling="mode", colormap=model.legend.colormap(), scale=scale)
         cog_prob = None
         if raw_prob:
             _check(cancel)
             cog_prob = temp_path(output.parent, output.stem, "cogprob")
             temps.append(cog_prob)
-            to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap())
+            to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap(), scale=scale)
         cog_cube = None
         if raw_cube:
             _check(cancel)
             cog_cube = temp_path(output.parent, output.stem, "cogcube")
             temps.append(cog_cube)
-            to_cog(raw_cube, cog_cube, resampling="average")
+            to_cog(raw_cube, cog_cube, resampling="average", scale=scale)
         legend_csv = legend_path(output)
         model.legend.to_csv(legend_csv)
         for name in (cog_class, cog_prob, cog_cube):

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 import pandas as pd
 
 from . import export
@@ -253,8 +254,10 @@ def _assess_reference(reference: Reference, prepared: Prepared, class_map: str):
     import rasterio
 
     samples = extract_samples(prepared.stack, reference.frame, prepared.legend)
-    with rasterio.open(class_map) as src:
-        mapped_values = src.read(1)[samples.frame["row"].to_numpy(), samples.frame["col"].to_numpy()]
+    with rasterio.open(class_map) as src:  # by the pixels' centres: the map may be at a coarser scale
+        rows, cols = rasterio.transform.rowcol(src.transform, samples.frame["x"].to_numpy(),
+                                               samples.frame["y"].to_numpy())
+        mapped_values = src.read(1)[np.clip(rows, 0, src.height - 1), np.clip(cols, 0, src.width - 1)]
     names = {e.value: e.name for e in prepared.legend}
     keep = mapped_values != 255
     areas, unit = mapped_areas(class_map, prepared.legend)
@@ -308,7 +311,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         on_progress: Callable[[int, int], None] | None = None,
         validation_ratio: float | None = None, reference: TrainingRef | None = None,
         reference_remap: dict | None = None, cv_folds: int | None = None, seed: int = 0,
-        client=None, cancel=None) -> RunResult:
+        client=None, cancel=None, scale: float | None = None) -> RunResult:
     """Run a recipe end to end: :func:`prepare`, :func:`hold_out`, :func:`landclass_ui.model.fit`,
     :func:`landclass_ui.export.write_classification`, :func:`assess`, :func:`report`.
 
@@ -324,6 +327,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     takes precedence for the report (:func:`assess`); ``cv_folds`` adds a spatial k-fold cross-validation.
     ``client`` (a ``distributed.Client``) classifies the windows on that Dask cluster; ``cancel`` (a
     ``threading.Event``) stops the run when set (:class:`~landclass_ui.errors.Cancelled`, nothing written).
+    ``scale`` is the outputs' pixel size in metres, coarser than the image's (SEPAL's export scale; see
+    :func:`landclass_ui.export.check_scale`); None: the image's pixels.
 
     Raises
     ------
@@ -333,6 +338,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     start = time.perf_counter()
     say = log or (lambda m: None)
     prepared = prepare(recipe)
+    export.check_scale(prepared.stack.grid, scale)  # before the model is fitted
     for m in prepared.messages:
         say(m)
     say("training pixels: " + ", ".join(f"{k} {v}" for k, v in prepared.samples.counts().items()))
@@ -346,7 +352,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
     paths: OutputPaths = export.write_classification(
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
-        progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel)
+        progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
     if result.cross_validation is not None:
         say(result.cross_validation.summary())

@@ -105,6 +105,19 @@ def screen_picture(page, selector: str) -> dict:
     return {"share": float((~background).mean()), "colours": int(colours.size)}
 
 
+def choose_class(page, label: str | None = None, *, index: int | None = None) -> str:
+    """Choose a class in TRN's class chooser, as a person does, and wait until the map says a click adds it
+    (the kernel has the choice: a click sent before would add the previous class). Returns the class name."""
+    chooser = ".landclass-class-chooser select"
+    if label is None:
+        label = page.locator(f"{chooser} option").nth(index).inner_text()
+    page.select_option(chooser, label=label)
+    name = re.sub(r"\s*\(\d+\)\s*$", "", label).strip()  # "FARM (1)": the name, without the value
+    page.locator(".landclass-click-class").filter(
+        has_text=re.compile(r"a click adds\s*" + re.escape(name) + r"$")).wait_for(timeout=30_000)
+    return name
+
+
 def wait_for_picture(page, selector: str, timeout: float, *, share: float = 0.3, colours: int = 15) -> dict:
     """Poll the screen until ``selector`` shows a real picture (see :func:`screen_picture`)."""
     deadline = time.time() + timeout
@@ -218,7 +231,7 @@ def test_click_to_train_in_the_browser(backend, tmp_path):
                           ("FOREST (2)", 0.40, 0.70), ("FARM (1)", 0.62, 0.28)]
                 times, pixels = [], [page.evaluate(JS_PIXELS, "class")]
                 for i, (label, fx, fy) in enumerate(clicks, 1):
-                    page.select_option(".landclass-class-chooser select", label=label)
+                    choose_class(page, label)
                     if i >= 2:
                         page.evaluate(JS_MARK_OLD, "class")
                     t = time.perf_counter()

@@ -22,6 +22,7 @@ from test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEOUT_MS,
+    choose_class,
     free_port,
     new_page,
     start_server,
@@ -113,7 +114,7 @@ def test_ten_quick_clicks_are_all_saved_and_the_last_map_is_the_right_one(tmp_pa
                 clicked = []
                 for k in range(10):  # 10 places over the middle of the scene, far apart, classes in turn
                     label = labels[k % len(labels)]
-                    page.select_option(".landclass-class-chooser select", label=label)
+                    choose_class(page, label)
                     fx, fy = 0.32 + 0.09 * (k % 5), 0.35 + 0.25 * (k // 5)
                     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
                     clicked.append(int(re.search(r"\((\d+)\)", label).group(1)))

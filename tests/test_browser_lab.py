@@ -14,6 +14,7 @@ from test_browser import (
     JS_PIXELS,
     ROOT,
     TIMEOUT_MS,
+    choose_class,
     free_port,
     new_page,
     start_server,
@@ -66,7 +67,7 @@ def test_app_runs_in_jupyterlab(tmp_path):
                     page.click(".landclass-training-toggle")
                     box = page.locator(".landclass-app .leaflet-container").bounding_box()
                     for label, fx, fy in (("WATER (3)", 0.30, 0.35), ("FOREST (2)", 0.55, 0.55)):
-                        page.select_option(".landclass-class-chooser select", label=label)
+                        choose_class(page, label)
                         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
                     page.wait_for_selector(".landclass-status-text:has-text('classified with 2 training pixels')",
                                            timeout=TIMEOUT_MS)

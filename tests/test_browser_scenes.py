@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from test_browser import (
     CHROMIUM_ARGS,
     JS_PIXELS,
     TIMEOUT_MS,
+    choose_class,
     free_port,
     new_page,
     start_server,
@@ -151,7 +153,8 @@ def test_own_image_and_training_end_to_end(scene, tmp_path):
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 page = new_page(browser)
                 try:
-                    name, saved, options = walk(page, url, spec, scene, workdir, (west, south, east, north))
+                    name, saved, options = walk(page, url, spec, scene, workdir, (west, south, east, north),
+                                                server_pid=proc.pid)
                 except Exception:
                     page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-failed.png"))
                     print("image box:", page.evaluate(JS_IMAGE_BOX))
@@ -178,7 +181,7 @@ def print_kernel_threads(proc, workdir) -> None:
     print(log.read_text()[-20000:] if log.exists() else "no landclass.log")
 
 
-def walk(page, url, spec, scene, workdir, bounds):
+def walk(page, url, spec, scene, workdir, bounds, *, server_pid: int):
     """The person's walk through the dashboard; returns the recipe name, the saved recipe and the class
     chooser's options."""
     west, south, east, north = bounds
@@ -243,7 +246,7 @@ def walk(page, url, spec, scene, workdir, bounds):
                 status = page.inner_text(".landclass-status")
                 n = int(status.split("classified with ")[1].split()[0])
                 box = page.evaluate(JS_IMAGE_BOX)
-                page.select_option(".landclass-class-chooser select", index=len(names) - 1)
+                choose_class(page, index=len(names) - 1)
                 page.click(".landclass-training-toggle")
                 page.mouse.click((box["left"] + box["right"]) / 2, (box["top"] + box["bottom"]) / 2)
                 page.wait_for_selector(f".landclass-status-text:has-text('classified with {n + 1} training')",
@@ -256,16 +259,29 @@ def walk(page, url, spec, scene, workdir, bounds):
                 no_app_error(page)
                 page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-2-classified.png"))
 
-                # Export: the COG
+                # Export: a task of its own, which goes on when the kernel that started it dies; the new page's
+                # task list shows it again, done
                 click_tab(page, "Export")
-                page.click(".landclass-export")
-                wait_message(page, ".landclass-app", "wrote", timeout=180_000)
-                page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-3-exported.png"))
                 name = page.locator(".landclass-recipe-name input").input_value()
-
-                # a new kernel (page reload) finds the same recipe, image and legend again
+                page.click(".landclass-export")
+                page.wait_for_selector(".landclass-task-running", timeout=60_000)
+                # the kernel dies as when Jupyter shuts it down (SIGKILL to its process group), and the page
+                # is opened again: a new kernel
+                old_kernels = kernels(server_pid)
+                assert len(old_kernels) == 1, old_kernels
+                os.killpg(os.getpgid(old_kernels[0]), signal.SIGKILL)
+                statuses = [json.loads(f.read_text()) for f in (workdir / "tasks").glob("*/status.json")]
+                assert [t["state"] for t in statuses] == ["running"]  # killed while the export ran
                 page.reload(timeout=TIMEOUT_MS)
                 page.wait_for_selector(".landclass-status-text:has-text('classified with')", timeout=TIMEOUT_MS)
+                assert old_kernels[0] not in kernels(server_pid)
+                click_tab(page, "Export")
+                task = page.locator(".landclass-task").first
+                task.locator(".landclass-task-text:has-text('done')").wait_for(timeout=180_000)
+                assert f"downloads/{name}: {name}.tif, {name}_legend.csv" in task.inner_text()
+                page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-3-exported.png"))
+
+                # the new kernel found the same recipe, image and legend again
                 assert page.locator(".landclass-recipe-name input").input_value() == name
                 click_tab(page, "TRN")
                 again = page.locator(".landclass-class-chooser select option").all_inner_texts()
@@ -274,9 +290,23 @@ def walk(page, url, spec, scene, workdir, bounds):
     return name, saved, options
 
 
+def kernels(server_pid: int) -> list[int]:
+    """The pids of the notebook kernels the server runs now (a zombie is no longer running)."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(child.cmdline()):
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 def check_export(workdir, name, saved, image_crs, image_transform, image_shape):
     names = [e["name"] for e in saved["legend"]]
-    cog = workdir / f"{name}.tif"
+    cog = workdir / "downloads" / name / f"{name}.tif"
     from rio_cogeo.cogeo import cog_validate
 
     assert cog_validate(str(cog))[0], cog
@@ -289,7 +319,7 @@ def check_export(workdir, name, saved, image_crs, image_transform, image_shape):
     assert values <= set(legend) and len(values) >= 3, values
     for value, e in legend.items():
         assert "#%02x%02x%02x" % colormap[value][:3] == e["color"].lower()
-    with open(workdir / f"{name}_legend.csv", newline="") as f:
+    with open(cog.with_name(f"{name}_legend.csv"), newline="") as f:
         assert [r["label"] for r in csv.DictReader(f)] == names
     log = workdir / "landclass.log"
     assert not log.exists() or "Traceback" not in log.read_text(), log.read_text()

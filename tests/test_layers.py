@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("training", {"training"}),
     ("model", {"model", "compiled"}),
     ("assessment", {"accuracy", "validation", "report", "export", "guidance"}),
-    ("pipeline", {"pipeline", "display", "live", "overlay", "store", "worker"}),
+    ("pipeline", {"pipeline", "display", "live", "overlay", "store", "worker", "jobs"}),
     ("interfaces", {"cli", "ui"}),
 ]
 

@@ -684,54 +684,83 @@ def l5_store(tmp_path, class_field="class"):
 
 
 def test_export_writes_cog_legend_and_probability(tmp_path):
+    """Export starts a task (its own process) that writes to downloads/<recipe name>/; the task list shows it
+    running, then done with its outputs."""
     from rio_cogeo.cogeo import cog_validate
 
     store = l5_store(tmp_path)
     panel = ExportPanel(store, str(tmp_path))
-    panel.button.click()
-    assert panel.thread is not None
-    panel.thread.join(timeout=120)
-    assert not panel.thread.is_alive()
+    assert panel.list.children == () and panel.cancel_button.disabled  # no task yet
+    task = panel.button.click() or panel.task
+    assert task is not None and task.state == "running" and not panel.cancel_button.disabled
+    assert [row.id for row in panel.rows.values()] == [task.id] and "running" in panel.rows[task.id].text.value
+    done = panel.wait(180)
+    assert done.state == "done", done.message
     assert "wrote" in panel.message.value and not is_error(panel.message), panel.message.value
-    assert panel.progress.value == pytest.approx(1.0)
-    assert not panel.button.disabled
-    output = tmp_path / "l5_export.tif"
+    assert panel.progress.value == pytest.approx(1.0) and panel.cancel_button.disabled
+    output = tmp_path / "downloads" / "l5_export" / "l5_export.tif"
     assert str(output) in panel.message.value
+    assert f"in {output.parent}: l5_export.tif, l5_export_legend.csv" in panel.rows[task.id].text.value
+    assert "done" in panel.rows[task.id].text.value
     valid, errors, _ = cog_validate(str(output), quiet=True)
     assert valid, errors
     with rasterio.open(L5_BANDS[0]) as band, rasterio.open(output) as src:
         assert (src.width, src.height, src.crs) == (band.width, band.height, band.crs)
         classes = set(np.unique(src.read(1)).tolist())
-    legend_csv = Path(panel.result.legend_csv)
+    legend_csv = output.with_name("l5_export_legend.csv")
+    assert str(legend_csv) in done.outputs
     with open(legend_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["color", "value", "label"]
     assert sorted(r["label"] for r in rows) == ["cleared", "fallen_dry", "forest", "water"]
     assert classes <= {int(r["value"]) for r in rows} | {255} and len(classes - {255}) >= 2
-    with rasterio.open(panel.result.probability) as src:
+    with rasterio.open(output.with_name("l5_export_probability.tif")) as src:
         prob = src.read(1)
     assert ((prob <= 100) | (prob == 255)).all()
+    # a new panel (a new page, another kernel) lists the task again
+    again = ExportPanel(store, str(tmp_path))
+    assert list(again.rows) == [task.id] and "done" in again.rows[task.id].text.value
+
+
+def test_export_at_a_coarser_scale(tmp_path):
+    store = l5_store(tmp_path)
+    panel = ExportPanel(store, str(tmp_path))
+    panel.scale.value = "60 m"
+    panel.output.value = str(tmp_path / "coarse.tif")
+    panel.start()
+    assert panel.wait(180).state == "done", panel.message.value
+    with rasterio.open(L5_BANDS[0]) as band, rasterio.open(tmp_path / "coarse.tif") as src:
+        assert src.res == (60.0, 60.0) and src.crs == band.crs
+        assert src.width == math.ceil(band.width * band.res[0] / 60)
+    panel.scale.value = "10"  # finer than the 30 m pixels: refused, in one line, nothing started
+    panel.start()
+    assert panel.wait(180).state == "failed" and is_error(panel.message)
+    assert "finer than the image&#x27;s 30 m pixels" in panel.message.value, panel.message.value
+    panel.scale.value = "thirty"
+    assert panel.start() is None and "must be a number of metres" in panel.message.value
 
 
 def test_export_can_be_cancelled_and_leaves_nothing(tmp_path):
-    """The bundled scene (16 windows): Cancel right after Export stops it at the next window; no map, no
-    temporary file; the panel can export again."""
+    """The bundled scene (16 windows): Cancel right after Export stops it; no map, no temporary file; the panel
+    can export again."""
     store = make_store(tmp_path, legend=None, training=[TrainingRef("file", SAMPLE.polygons, "class")],
                        name="cancelled")
     out = tmp_path / "out"
-    out.mkdir()
-    panel = ExportPanel(store, str(out))
+    panel = ExportPanel(store, str(tmp_path))
+    panel.output.value = str(out / "cancelled.tif")
     assert panel.cancel_button.disabled  # nothing to cancel yet
-    panel.button.click()
-    assert not panel.cancel_button.disabled and panel.button.disabled
+    task = panel.start()
+    assert not panel.cancel_button.disabled
     panel.cancel_button.click()
-    panel.thread.join(timeout=120)
+    ended = panel.wait(180)
+    assert ended.state == "cancelled", ended
     assert "cancelled; nothing was written" in panel.message.value and not is_error(panel.message)
+    assert "cancelled" in panel.rows[task.id].text.value and panel.rows[task.id].cancel.disabled
     assert list(out.iterdir()) == []
-    assert not panel.button.disabled and panel.cancel_button.disabled
-    panel.button.click()  # and a new export runs to the end
-    panel.thread.join(timeout=120)
-    assert "wrote" in panel.message.value and (out / "cancelled.tif").exists()
+    assert panel.cancel_button.disabled
+    panel.start()  # and a new export runs to the end
+    assert panel.wait(180).state == "done" and (out / "cancelled.tif").exists()
+    assert len(panel.list.children) == 2
 
 
 def test_export_with_hold_out_writes_the_accuracy_report(tmp_path):
@@ -739,8 +768,9 @@ def test_export_with_hold_out_writes_the_accuracy_report(tmp_path):
     panel = ExportPanel(store, str(tmp_path))
     panel.validation.value = 0.5
     panel.probability.value = False
-    panel.button.click()
-    panel.thread.join(timeout=120)
+    panel.output.value = str(tmp_path / "l5_export.tif")
+    panel.start()
+    panel.wait(180)
     assert "wrote" in panel.message.value and "l5_export_RESULTS.md" in panel.message.value, panel.message.value
     text = (tmp_path / "l5_export_RESULTS.md").read_text()
     assert "50% of the training polygons held out" in text and "Overall accuracy:" in text
@@ -751,21 +781,21 @@ def test_export_with_a_reference_file_of_unknown_classes_shows_an_error(tmp_path
     store = l5_store(tmp_path)
     panel = ExportPanel(store, str(tmp_path))
     panel.reference.value = SAMPLE.polygons  # FARM/FOREST/WATER: not this legend's classes
-    panel.button.click()
-    panel.thread.join(timeout=120)
+    panel.start()
+    panel.wait(180)
     assert is_error(panel.message) and "not in the legend" in panel.message.value, panel.message.value
-    assert not (tmp_path / "l5_export.tif").exists()
+    assert not list((tmp_path / "downloads" / "l5_export").iterdir())
 
 
 def test_export_with_bad_training_data_shows_an_error(tmp_path):
     store = l5_store(tmp_path, class_field="no_such_field")
     panel = ExportPanel(store, str(tmp_path))
-    panel.button.click()
-    panel.thread.join(timeout=120)
+    task = panel.start()
+    panel.wait(180)
     assert is_error(panel.message) and "no_such_field" in panel.message.value
-    assert "wrote" not in panel.message.value
-    assert not (tmp_path / "l5_export.tif").exists()
-    assert not panel.button.disabled
+    assert "wrote" not in panel.message.value and "Traceback" not in panel.message.value
+    assert "failed" in panel.rows[task.id].text.value and "no_such_field" in panel.rows[task.id].text.value
+    assert not list((tmp_path / "downloads" / "l5_export").iterdir())
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -163,6 +163,8 @@ class LandclassApp:
         self.map.map.observe(lambda ch: self._on_bounds(), "bounds")
         self._draw_points()
         self._show_legend()
+        self.trn.chooser.observe(lambda ch: self._show_click_class(), "value")
+        self._show_click_class()
         self._set_status(self.store.opened_message)
         if start_message:
             self.message.show(start_message, "error")
@@ -291,6 +293,13 @@ class LandclassApp:
         if self._moved and self._arrived():
             self._moved = False
         self._schedule("view")
+
+    def _show_click_class(self) -> None:
+        """The class a click adds, on the map (it follows the TRN class chooser)."""
+        value = self.trn.chooser.value
+        entry = next((e for e in (self.store.recipe.legend or []) if value is not None and e["value"] == int(value)),
+                     None)
+        self.map.show_click_class(entry["name"] if entry else None, entry["color"] if entry else None)
 
     def _show_legend(self) -> None:
         self.map.show_legend([(e["name"], e["color"]) for e in (self.store.recipe.legend or [])])

@@ -147,10 +147,14 @@ class MapView:
                                      readout=False, layout=W.Layout(width="200px"))
         self.opacity.observe(self._on_opacity, "value")
         self._on_opacity()
+        #: the class a click adds in training mode (the TRN class chooser's, as the kernel has it)
+        self.click_class = W.HTML()
+        self.click_class.add_class("landclass-click-class")
         #: what the pointer is over: a training polygon's class
         self.hover = W.HTML()
         self.hover.add_class("landclass-map-hover")
-        self.map.add(WidgetControl(widget=W.VBox([self.training, self.opacity, self.hover]), position="topleft"))
+        self.map.add(WidgetControl(widget=W.VBox([self.training, self.click_class, self.opacity, self.hover]),
+                                   position="topleft"))
         self.legend = W.HTML()
         self.legend.add_class("landclass-map-legend")
         self.map.add(WidgetControl(widget=self.legend, position="bottomright"))
@@ -160,6 +164,17 @@ class MapView:
         self.selected: int | None = None
         self._on_click = on_click
         self.map.on_interaction(self._interaction)
+
+    def show_click_class(self, name: str | None, color: str | None = None) -> None:
+        """Show beside the training-mode button which class a click adds (None: no class yet)."""
+        import html
+
+        if name is None:
+            self.click_class.value = ""
+            return
+        swatch = (f"<span style='display:inline-block;width:10px;height:10px;margin:0 4px;"
+                  f"background:{html.escape(color or '#888')};border:1px solid #555'></span>")
+        self.click_class.value = f"<span style='font-size:12px'>a click adds{swatch}{html.escape(name)}</span>"
 
     def show_legend(self, entries: list[tuple[str, str]]) -> None:
         """The legend on the map: ``(class name, colour "#rrggbb")`` in legend order; empty hides it."""
