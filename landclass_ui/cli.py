@@ -159,6 +159,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pixel-size", type=float, metavar="M",
                    help="output pixel size in metres, coarser than the image's (SEPAL's export scale): classes "
                         "resampled by mode, probabilities by average (default: the image's pixels)")
+    p.add_argument("--max-file-size", type=float, metavar="GB", default=4.0,
+                   help="write an output larger than this (uncompressed, in GiB) as tiles <stem>-<row>-<col>.tif "
+                        "plus a VRT <stem>.vrt that mosaics them, as SEPAL does (default 4)")
     p.add_argument("--block", type=int, default=512, help="prediction window size in pixels (default 512)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="classify on a local Dask cluster of N worker processes (one thread each)")
@@ -404,6 +407,7 @@ def _run_with(args, recipe, reference, remap, log, client) -> int:
         seed=args.seed,
         client=client,
         scale=args.pixel_size,
+        max_file_bytes=int(args.max_file_size * 1024 ** 3),
     )
     written = [result.classification, result.legend_csv, result.probability, result.class_probability,
                result.samples_csv,

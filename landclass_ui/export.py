@@ -7,6 +7,7 @@ so a failed run leaves nothing behind.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -36,6 +37,10 @@ class OutputPaths:
     probability: str | None = None
     class_probability: str | None = None
 
+
+#: Outputs larger than this (uncompressed bytes) are written as tiles plus a VRT: 4 GiB, the classic TIFF limit
+#: that many readers still have.
+MAX_FILE_BYTES = 4 * 1024 ** 3
 
 #: SEPAL's class-probability palette, from 0 % to 100 %.
 PROBABILITY_COLORS = ("#000000", "#8b0000", "#ff0000", "#ffa500", "#ffff00", "#008000")
@@ -68,13 +73,14 @@ def class_probability_path(output: str | os.PathLike) -> str:
 
 
 def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None,
-           scale: float | None = None) -> None:
+           scale: float | None = None, grid: tuple | None = None) -> None:
     """Translate a GeoTIFF into a validated COG with rio-cogeo (deflate, 512 px blocks, internal overviews).
 
     ``resampling`` makes the overviews (and the output, with ``scale``): ``mode`` for classes, ``average`` for
     probabilities. ``scale`` is the output's pixel size in the CRS's units, coarser than the source's (see
     :func:`check_scale`): the source is resampled by GDAL's warper on the way (a ``WarpedVRT``), nodata pixels
-    left out of each output pixel.
+    left out of each output pixel. ``grid``, ``(transform, width, height)`` in the source's CRS, writes that
+    part of the (resampled) source: a tile of a large output.
 
     Raises
     ------
@@ -92,11 +98,11 @@ def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colorma
     options = dict(overview_resampling=resampling, quiet=True, colormap=colormap, use_cog_driver=False,
                    in_memory=False,  # the intermediate file on disk: memory does not grow with the image
                    config={"GDAL_NUM_THREADS": "ALL_CPUS"})
-    if scale is None:
+    if scale is None and grid is None:
         cog_translate(src_path, dst_path, profile, **options)
     else:
         with rasterio.open(src_path) as src:
-            transform, width, height = scaled_grid(src.transform, src.width, src.height, scale)
+            transform, width, height = grid or scaled_grid(src.transform, src.width, src.height, scale)
             with WarpedVRT(src, crs=src.crs, transform=transform, width=width, height=height,
                            resampling=Resampling[resampling], nodata=src.nodata) as vrt:
                 cog_translate(vrt, dst_path, profile, **options)
@@ -256,7 +262,8 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                          class_probabilities: bool = False, progress: bool | None = None, block: int = 512,
                          on_progress: Callable[[int, int], None] | None = None,
                          threads: int | None = None, compiled: bool = True, client=None,
-                         cancel: threading.Event | None = None, scale: float | None = None) -> OutputPaths:
+                         cancel: threading.Event | None = None, scale: float | None = None,
+                         max_file_bytes: int | None = MAX_FILE_BYTES) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -293,6 +300,10 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         The outputs' pixel size in metres, coarser than the image's (:func:`check_scale`; SEPAL's export
         scale): classified at the image's pixels, then resampled, by mode for the class map and by average for
         the probabilities. None: the image's pixels.
+    max_file_bytes : int or None
+        An output larger than this, uncompressed, is written as tiles of at most this size plus a VRT that
+        mosaics them (:func:`tile_windows`; SEPAL's export does the same), and its path in the result is the
+        VRT's (``<stem>.vrt``). Default :data:`MAX_FILE_BYTES`; None: always one file.
 
     Raises
     ------
@@ -375,41 +386,139 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                 if dst_q is not None:
                     dst_q.close()
                 bar.close()
-        _check(cancel)
-        cog_class = temp_path(output.parent, output.stem, "cog")
-        temps.append(cog_class)
-        to_cog(raw_class, cog_class, resampling="mode", colormap=model.legend.colormap(), scale=scale)
-        cog_prob = None
-        if raw_prob:
+        finals: list[tuple[str, str]] = []  # (temporary, final) names, moved into place at the end
+        written = []
+        for raw, final, resampling, colormap in (
+                (raw_class, str(output), "mode", model.legend.colormap()),
+                (raw_prob, probability_path(output), "average", probability_colormap()),
+                (raw_cube, class_probability_path(output), "average", None)):
+            if raw is None:
+                written.append(None)
+                continue
             _check(cancel)
-            cog_prob = temp_path(output.parent, output.stem, "cogprob")
-            temps.append(cog_prob)
-            to_cog(raw_prob, cog_prob, resampling="average", colormap=probability_colormap(), scale=scale)
-        cog_cube = None
-        if raw_cube:
-            _check(cancel)
-            cog_cube = temp_path(output.parent, output.stem, "cogcube")
-            temps.append(cog_cube)
-            to_cog(raw_cube, cog_cube, resampling="average", scale=scale)
+            pairs = _finish(raw, final, resampling=resampling, colormap=colormap, scale=scale,
+                            max_bytes=max_file_bytes, cancel=cancel)
+            temps.extend(t for t, _ in pairs)
+            finals.extend(pairs)
+            written.append(pairs[-1][1])  # the COG, or the VRT of the tiles
         legend_csv = legend_path(output)
         model.legend.to_csv(legend_csv)
-        for name in (cog_class, cog_prob, cog_cube):
-            if name:
-                os.chmod(name, default_file_mode())
-        os.replace(cog_class, output)
-        prob_out = None
-        if cog_prob:
-            prob_out = probability_path(output)
-            os.replace(cog_prob, prob_out)
-        cube_out = None
-        if cog_cube:
-            cube_out = class_probability_path(output)
-            os.replace(cog_cube, cube_out)
-        return OutputPaths(str(output), legend_csv, prob_out, cube_out)
+        for tmp, final in finals:
+            os.chmod(tmp, default_file_mode())
+            os.replace(tmp, final)
+        return OutputPaths(written[0], legend_csv, written[1], written[2])
     finally:
         for name in temps:
             if os.path.exists(name):
                 os.unlink(name)
+
+
+def tile_windows(width: int, height: int, count: int, max_bytes: int) -> list[tuple[int, int, int, int]]:
+    """Square tiles ``(row_off, col_off, height, width)`` of a ``width`` x ``height`` raster of ``count``
+    uint8 bands, each at most ``max_bytes`` uncompressed, sides a multiple of 256 px (at least 256); one tile
+    when the whole raster fits.
+
+    >>> tile_windows(1000, 600, 1, 10**9)
+    [(0, 0, 600, 1000)]
+    >>> [t[:2] for t in tile_windows(1000, 600, 1, 512 * 512)]
+    [(0, 0), (0, 512), (512, 0), (512, 512)]
+    """
+    if width * height * count <= max_bytes:
+        return [(0, 0, height, width)]
+    side = max(256, int(math.sqrt(max_bytes / count)) // 256 * 256)
+    return [(r, c, min(side, height - r), min(side, width - c))
+            for r in range(0, height, side) for c in range(0, width, side)]
+
+
+def _finish(raw: str, final: str, *, resampling: str, colormap, scale: float | None, max_bytes: int | None,
+            cancel: threading.Event | None) -> list[tuple[str, str]]:
+    """The COG(s) of the temporary raster ``raw`` for the output ``final``: ``[(temporary, final)]`` names.
+
+    One COG when it is at most ``max_bytes`` uncompressed (None: any size); else tiles of at most that size,
+    named as Earth Engine (and so SEPAL) names the files of a large export, ``<stem>-<row>-<col>.tif`` (pixel
+    offsets, 10 digits), and a VRT ``<stem>.vrt`` that mosaics them (:func:`write_vrt`), last in the list."""
+    import rasterio
+
+    final = Path(final)
+    with rasterio.open(raw) as src:
+        transform, width, height = ((src.transform, src.width, src.height) if scale is None
+                                    else scaled_grid(src.transform, src.width, src.height, scale))
+        count = src.count
+    tiles = tile_windows(width, height, count, max_bytes) if max_bytes else [(0, 0, height, width)]
+    if len(tiles) == 1:
+        tmp = temp_path(final.parent, final.stem, "cog")
+        try:
+            to_cog(raw, tmp, resampling=resampling, colormap=colormap, scale=scale)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return [(tmp, str(final))]
+    pairs: list[tuple[str, str]] = []
+    try:
+        for row, col, h, w in tiles:
+            _check(cancel)
+            name = final.with_name(f"{final.stem}-{row:010d}-{col:010d}.tif")
+            tmp = temp_path(final.parent, name.stem, "cog")
+            pairs.append((tmp, str(name)))
+            to_cog(raw, tmp, resampling=resampling, colormap=colormap,
+                   grid=(transform * transform.translation(col, row), w, h))
+        vrt = final.with_suffix(".vrt")
+        tmp = temp_path(final.parent, vrt.stem, "vrt", suffix=".vrt")
+        pairs.append((tmp, str(vrt)))
+        write_vrt(tmp, [(Path(n).name, *t) for (_, n), t in zip(pairs[:-1], tiles)], raw, transform, width, height)
+    except BaseException:
+        for tmp, _ in pairs:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    return pairs
+
+
+def write_vrt(path: str, tiles: list[tuple[str, int, int, int, int]], like: str, transform, width: int,
+              height: int) -> None:
+    """A GDAL VRT at ``path`` mosaicking ``tiles``, ``(file name relative to the VRT, row offset, column
+    offset, height, width)`` in pixels, on the grid ``transform``/``width``/``height``, with the bands, nodata,
+    colour table and band descriptions of the raster ``like``. The format: GDAL's VRT tutorial
+    (gdal.org/drivers/raster/vrt.html), as ``gdalbuildvrt`` writes it."""
+    import xml.etree.ElementTree as ET
+
+    import rasterio
+
+    with rasterio.open(like) as src:
+        crs, dtypes, nodata, descriptions = src.crs, src.dtypes, src.nodata, src.descriptions
+        colormaps = {}
+        for band in range(1, src.count + 1):
+            try:
+                colormaps[band] = src.colormap(band)
+            except ValueError:  # no colour table
+                pass
+    root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
+    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = crs.to_wkt()
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(float(v)) for v in transform.to_gdal())
+    gdal_types = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "float32": "Float32"}
+    for band, dtype in enumerate(dtypes, start=1):
+        b = ET.SubElement(root, "VRTRasterBand", dataType=gdal_types[dtype], band=str(band))
+        if nodata is not None:
+            ET.SubElement(b, "NoDataValue").text = repr(float(nodata)).removesuffix(".0")
+        if descriptions[band - 1]:
+            ET.SubElement(b, "Description").text = descriptions[band - 1]
+        if band in colormaps:
+            ET.SubElement(b, "ColorInterp").text = "Palette"
+            table = ET.SubElement(b, "ColorTable")
+            for value in range(256):
+                c = colormaps[band].get(value, (0, 0, 0, 0))
+                ET.SubElement(table, "Entry", c1=str(c[0]), c2=str(c[1]), c3=str(c[2]), c4=str(c[3]))
+        for name, row, col, h, w in tiles:
+            source = ET.SubElement(b, "ComplexSource" if nodata is not None else "SimpleSource")
+            ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = name
+            ET.SubElement(source, "SourceBand").text = str(band)
+            ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=str(w), ySize=str(h))
+            ET.SubElement(source, "DstRect", xOff=str(col), yOff=str(row), xSize=str(w), ySize=str(h))
+            if nodata is not None:
+                ET.SubElement(source, "NODATA").text = repr(float(nodata)).removesuffix(".0")
+    ET.indent(root)
+    Path(path).write_text(ET.tostring(root, encoding="unicode") + "\n")
 
 
 def read_class_map(path: str | os.PathLike) -> tuple[np.ndarray, dict]:

@@ -311,7 +311,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         on_progress: Callable[[int, int], None] | None = None,
         validation_ratio: float | None = None, reference: TrainingRef | None = None,
         reference_remap: dict | None = None, cv_folds: int | None = None, seed: int = 0,
-        client=None, cancel=None, scale: float | None = None) -> RunResult:
+        client=None, cancel=None, scale: float | None = None,
+        max_file_bytes: int | None = export.MAX_FILE_BYTES) -> RunResult:
     """Run a recipe end to end: :func:`prepare`, :func:`hold_out`, :func:`landclass_ui.model.fit`,
     :func:`landclass_ui.export.write_classification`, :func:`assess`, :func:`report`.
 
@@ -328,7 +329,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     ``client`` (a ``distributed.Client``) classifies the windows on that Dask cluster; ``cancel`` (a
     ``threading.Event``) stops the run when set (:class:`~landclass_ui.errors.Cancelled`, nothing written).
     ``scale`` is the outputs' pixel size in metres, coarser than the image's (SEPAL's export scale; see
-    :func:`landclass_ui.export.check_scale`); None: the image's pixels.
+    :func:`landclass_ui.export.check_scale`); None: the image's pixels. Outputs larger than
+    ``max_file_bytes`` are written as tiles plus a VRT (:func:`landclass_ui.export.write_classification`).
 
     Raises
     ------
@@ -352,7 +354,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
     paths: OutputPaths = export.write_classification(
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
-        progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale)
+        progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale,
+        max_file_bytes=max_file_bytes)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
     if result.cross_validation is not None:
         say(result.cross_validation.summary())

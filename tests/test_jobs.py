@@ -178,3 +178,47 @@ def test_cli_pixel_size(scene, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("landclass: error: the export scale") and "finer than the image" in err
     assert "\n" not in err and not (tmp_path / "f.tif").exists()
+
+
+@pytest.mark.parametrize("scene", SCENES)
+def test_a_large_output_is_written_as_tiles_and_a_vrt(scene, tmp_path):
+    """Above max_file_bytes, each output is tiles named as Earth Engine names them plus a VRT; the VRT reads as
+    the single file would, with its colour table and nodata."""
+    from rio_cogeo.cogeo import cog_validate
+
+    recipe = recipe_of(scene)
+    single = run(recipe, str(tmp_path / "one" / "map.tif"), probability=True)
+    with rasterio.open(single.classification) as src:
+        width, height = src.width, src.height
+    limit = 256 * 256 + 1  # tiles of 256 x 256 px
+    tiled = run(recipe, str(tmp_path / "tiles" / "map.tif"), probability=True, max_file_bytes=limit)
+    assert tiled.classification == str(tmp_path / "tiles" / "map.vrt")
+    assert tiled.probability == str(tmp_path / "tiles" / "map_probability.vrt")
+    names = sorted(p.name for p in (tmp_path / "tiles").glob("map-*.tif"))
+    expected = sorted(f"map-{r:010d}-{c:010d}.tif" for r in range(0, height, 256) for c in range(0, width, 256))
+    assert names == expected and len(names) >= 2
+    assert all(cog_validate(str(tmp_path / "tiles" / n), quiet=True)[0] for n in names)
+    assert not list((tmp_path / "tiles").glob("*tmp*")) and not (tmp_path / "tiles" / "map.tif").exists()
+    for a, b in ((single.classification, tiled.classification), (single.probability, tiled.probability)):
+        with rasterio.open(a) as x, rasterio.open(b) as y:
+            assert y.driver == "VRT" and (x.crs, x.transform, x.shape, x.nodata) == (y.crs, y.transform, y.shape,
+                                                                                      y.nodata)
+            assert x.colormap(1) == y.colormap(1)
+            assert np.array_equal(x.read(1), y.read(1))
+
+
+def test_cli_max_file_size(tmp_path, capsys):
+    from landclass_ui.cli import main
+
+    recipe = recipe_of("s2-safe")
+    images, training = [r.path for r in recipe.images], recipe.training[0].path
+    # 915 x 915 px at 120 m: 0.8 MiB, over 0.0005 GiB (0.5 MiB): 512 px tiles
+    assert main(["classify", *images, "-t", training, "-o", str(tmp_path / "m.tif"), "--max-file-size", "0.0005",
+                 "--pixel-size", "120", "-q"]) == 0
+    assert f"wrote {tmp_path / 'm.vrt'}" in capsys.readouterr().out
+    with rasterio.open(tmp_path / "m.vrt") as src:
+        assert src.res == (120.0, 120.0) and src.shape == (915, 915)
+        assert sorted(p.name for p in tmp_path.glob("m-*.tif")) == [
+            "m-0000000000-0000000000.tif", "m-0000000000-0000000512.tif", "m-0000000512-0000000000.tif",
+            "m-0000000512-0000000512.tif"]
+        assert len(set(np.unique(src.read(1)).tolist()) - {255}) == 3
