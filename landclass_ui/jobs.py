@@ -110,6 +110,9 @@ def read_task(folder: str | os.PathLike) -> TaskStatus:
     except (OSError, ValueError, TypeError) as exc:
         return TaskStatus(id=folder.name, name=folder.name, state="failed",
                           message=f"the task's status cannot be read ({exc})")
+    child = _CHILDREN.get(status.id)
+    if status.state != "running" and child is not None and child.poll() is not None:
+        del _CHILDREN[status.id]  # ended and reaped: no zombie left behind
     if status.state == "running" and not _alive(status.id, status.pid):
         time.sleep(0.2)  # it may have written its end just now
         try:

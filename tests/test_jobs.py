@@ -222,3 +222,16 @@ def test_cli_max_file_size(tmp_path, capsys):
             "m-0000000000-0000000000.tif", "m-0000000000-0000000512.tif", "m-0000000512-0000000000.tif",
             "m-0000000512-0000000512.tif"]
         assert len(set(np.unique(src.read(1)).tolist()) - {255}) == 3
+
+
+def test_an_ended_task_leaves_no_zombie(tmp_path):
+    from landclass_ui import jobs
+
+    task = start_export(tmp_path, recipe_of("l5-bands"), ExportOptions(output=str(tmp_path / "m.tif")))
+    child = jobs._CHILDREN[task.id]
+    assert wait_for(tmp_path, task.id).state == "done"
+    deadline = time.monotonic() + 30
+    while task.id in jobs._CHILDREN and time.monotonic() < deadline:
+        list_tasks(tmp_path)
+        time.sleep(0.1)
+    assert task.id not in jobs._CHILDREN and child.returncode == 0
