@@ -72,9 +72,17 @@ def class_probability_path(output: str | os.PathLike) -> str:
     return str(p.with_name(p.stem + "_class_probability.tif"))
 
 
+#: COG compression per kind of output, measured on the 30 Mpx mosaic of benchmarks/scale.py (2 cores; the COG
+#: step, and the file): class maps LZW (0.6 s, 4.6 MB; DEFLATE: 1.1 s, 5.3 MB), probabilities DEFLATE level 1
+#: (0.45 s, 17.3 MB; level 6: 0.8 s, 16.0 MB). Every GeoTIFF reader (GDAL, QGIS, ArcGIS) reads both.
+COMPRESSION = {"mode": {"compress": "LZW"}, "average": {"compress": "DEFLATE", "zlevel": 1},
+               "nearest": {"compress": "DEFLATE", "zlevel": 1}}
+
+
 def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None,
            scale: float | None = None, grid: tuple | None = None) -> None:
-    """Translate a GeoTIFF into a validated COG with rio-cogeo (deflate, 512 px blocks, internal overviews).
+    """Translate a GeoTIFF into a validated COG with rio-cogeo (512 px blocks, internal overviews; compressed
+    as :data:`COMPRESSION` says for ``resampling``: LZW for class maps, DEFLATE for the rest).
 
     ``resampling`` makes the overviews (and the output, with ``scale``): ``mode`` for classes, ``average`` for
     probabilities. ``scale`` is the output's pixel size in the CRS's units, coarser than the source's (see
@@ -94,7 +102,8 @@ def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colorma
     from rio_cogeo.profiles import cog_profiles
 
     profile = cog_profiles.get("deflate")
-    profile.update(blockxsize=512, blockysize=512, num_threads="ALL_CPUS")  # blocks compressed in parallel
+    profile.update(blockxsize=512, blockysize=512, num_threads="ALL_CPUS",  # blocks compressed in parallel
+                   **COMPRESSION.get(resampling, COMPRESSION["nearest"]))
     options = dict(overview_resampling=resampling, quiet=True, colormap=colormap, use_cog_driver=False,
                    in_memory=False,  # the intermediate file on disk: memory does not grow with the image
                    config={"GDAL_NUM_THREADS": "ALL_CPUS"})
