@@ -63,7 +63,7 @@ class TileService:
     @staticmethod
     def preload() -> threading.Thread:
         """Import localtileserver (about a second: FastAPI, rio-tiler, rioxarray) on a background thread, so that
-        it overlaps the app's first work (the image's preview and display copy) instead of following it."""
+        it overlaps other work (the image's display copy) instead of following it."""
         def load():
             try:
                 import localtileserver  # noqa: F401

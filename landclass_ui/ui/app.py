@@ -110,7 +110,6 @@ class LandclassApp:
         self.ui = KernelLoop(on_error=lambda text: self.message.show(text, "error"))
         self.store = RecipeStore.open(self.workdir / "recipe.json", default_recipe, library=self.workdir / "recipes")
         self.tiles = TileService(routing)
-        self.tiles.preload()
         self.status = W.HTML()
         self.status.add_class("landclass-status")
         self.worker = Worker(self._run, on_error=self._live_failed, name="landclass-live")
@@ -438,6 +437,8 @@ class LandclassApp:
         self._set_status("drawing the image ...", busy=True)
         bands, note = self._composite_bands(recipe, stack)
         self._show_preview(stack, bands)
+        if self.map.image_layer is None:  # the tile server's import overlaps the display copy (not the page's load)
+            self.tiles.preload()
         if start is None:
             self._move_to(_latlon_bounds(stack.grid))
         self._new_image_layer(make_composite(stack, bands, self.cache))
