@@ -189,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training data: GeoJSON, shapefile, GeoPackage or CSV points (repeatable)")
     c.add_argument("--class-field", help="attribute holding the class (default: class)")
     c.add_argument("--layer", help="layer of a multi-layer training file (GeoPackage)")
-    c.add_argument("--legend", metavar="CSV", help="legend CSV (SEPAL's code,class,color or color,value,label)")
+    c.add_argument("--legend", metavar="FILE",
+                   help="legend: CSV (SEPAL's code,class,color or color,value,label; separated by , ; or tab), "
+                        "a QGIS style .qml, or iota2's nomenclature.txt (its colorFile.txt beside it)")
     c.add_argument("--bands", help="comma-separated band names to use, e.g. B02,B03,B04,B8A")
     c.add_argument("--resolution", type=float, help="Sentinel-2 .SAFE resolution in m (10, 20 or 60)")
     c.add_argument("--scale", type=float, metavar="S",
@@ -254,7 +256,7 @@ def _recipe_from_classify(args):
 
     recipe = Recipe(
         images=[ImageRef(p, None, args.resolution, args.scale, args.offset) for p in args.images],
-        legend=Legend.from_csv(args.legend).to_list() if args.legend else None,
+        legend=Legend.read(args.legend).to_list() if args.legend else None,
         training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
                   for t in args.training],
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
@@ -410,8 +412,7 @@ def _run_with(args, recipe, reference, remap, log, client) -> int:
         max_file_bytes=int(args.max_file_size * 1024 ** 3),
     )
     written = [result.classification, result.legend_csv, result.probability, result.class_probability,
-               result.samples_csv,
-               result.recipe_json]
+               result.samples_csv, result.recipe_json, *result.legend_files]
     if result.assessment is not None:
         written += [result.assessment.results_md, result.assessment.confusion_png, result.assessment.confusion_csv]
     print(f"wrote {', '.join(w for w in written if w)} in {result.seconds:.1f} s")

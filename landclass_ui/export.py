@@ -36,6 +36,9 @@ class OutputPaths:
     legend_csv: str
     probability: str | None = None
     class_probability: str | None = None
+    #: the legend for QGIS (``<stem>.qml``, applied when QGIS opens the map) and iota2
+    #: (``<stem>_colorFile.txt``, ``<stem>_nomenclature.txt``)
+    legend_files: tuple[str, ...] = ()
 
 
 #: Outputs larger than this (uncompressed bytes) are written as tiles plus a VRT: 4 GiB, the classic TIFF limit
@@ -77,6 +80,18 @@ def class_probability_path(output: str | os.PathLike) -> str:
 #: (0.45 s, 17.3 MB; level 6: 0.8 s, 16.0 MB). Every GeoTIFF reader (GDAL, QGIS, ArcGIS) reads both.
 COMPRESSION = {"mode": {"compress": "LZW"}, "average": {"compress": "DEFLATE", "zlevel": 1},
                "nearest": {"compress": "DEFLATE", "zlevel": 1}}
+
+
+def write_legend_files(legend, output: str | os.PathLike) -> tuple[str, str, str]:
+    """Beside the class map ``output``: its QGIS style ``<stem>.qml`` (QGIS applies it when it opens
+    ``<stem>.tif`` or ``<stem>.vrt``) and iota2's ``<stem>_colorFile.txt`` and ``<stem>_nomenclature.txt``;
+    returns their paths."""
+    p = Path(output)
+    qml = p.with_suffix(".qml")
+    color, nomenclature = p.with_name(p.stem + "_colorFile.txt"), p.with_name(p.stem + "_nomenclature.txt")
+    legend.to_qml(qml)
+    legend.to_iota2(color, nomenclature)
+    return str(qml), str(color), str(nomenclature)
 
 
 def to_cog(src_path: str, dst_path: str, *, resampling: str = "nearest", colormap=None,
@@ -412,10 +427,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
             written.append(pairs[-1][1])  # the COG, or the VRT of the tiles
         legend_csv = legend_path(output)
         model.legend.to_csv(legend_csv)
+        legend_files = write_legend_files(model.legend, output)
         for tmp, final in finals:
             os.chmod(tmp, default_file_mode())
             os.replace(tmp, final)
-        return OutputPaths(written[0], legend_csv, written[1], written[2])
+        return OutputPaths(written[0], legend_csv, written[1], written[2], legend_files)
     finally:
         for name in temps:
             if os.path.exists(name):

@@ -4,7 +4,8 @@ Class values are the pixel values of the output map (uint8), so they lie in 0..2
 Names are matched to training labels case-insensitively, ignoring surrounding spaces (:func:`normalize_name`).
 
 CSV files follow SEPAL: export header ``color,value,label`` (hex colours); import guesses the columns, taking
-hex colours or three R,G,B columns (0-255).
+hex colours or three R,G,B columns (0-255). A legend also travels as a QGIS style (``.qml``, paletted renderer)
+and as iota2's ``colorFile``/``nomenclature`` pair, both ways (:meth:`Legend.read` takes any of them).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import io
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
@@ -241,6 +243,129 @@ class Legend:
             atomic_write_text(path, text)
         return text
 
+    def to_qml(self, path: str | os.PathLike | None = None) -> str:
+        """A QGIS style for a class map of this legend: the paletted raster renderer (band 1) with one
+        ``paletteEntry`` (value, colour, class name as label) per class, as QGIS writes it ("Save Style" of a
+        paletted raster). Saved as ``<map stem>.qml`` beside the map, QGIS applies it when it opens the map.
+        Returns the text; written atomically.
+
+        >>> print(Legend([LegendEntry(1, "Forest & co", "#006400")]).to_qml().splitlines()[-9])
+                <paletteEntry value="1" color="#006400" alpha="255" label="Forest &amp; co"/>
+        """
+        from xml.sax.saxutils import quoteattr
+
+        entries = "\n".join(f'        <paletteEntry value="{e.value}" color="{e.color}" alpha="255" '
+                             f'label={quoteattr(e.name)}/>' for e in self.entries)
+        text = (
+            "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.28.0" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0" '
+            'minScale="1e+08" maxScale="0">\n'
+            "  <pipe>\n"
+            '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
+            "      <rasterTransparency/>\n"
+            "      <colorPalette>\n"
+            f"{entries}\n"
+            "      </colorPalette>\n"
+            "    </rasterrenderer>\n"
+            '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
+            '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeRed="255" '
+            'colorizeGreen="128" colorizeBlue="128" colorizeStrength="100"/>\n'
+            '    <rasterresampler maxOversampling="2"/>\n'
+            "  </pipe>\n"
+            "  <blendMode>0</blendMode>\n"
+            "</qgis>\n"
+        )
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
+
+    @classmethod
+    def from_qml(cls, path: str | os.PathLike) -> "Legend":
+        """The legend of a QGIS paletted raster style (``.qml``): one class per ``paletteEntry`` (value,
+        colour, label; a missing label becomes the value).
+
+        Raises
+        ------
+        LegendError
+            Not a QGIS style of a paletted raster, or unreadable.
+        """
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.parse(path).getroot()
+        except FileNotFoundError:
+            raise LegendError(f"legend file not found: {path}") from None
+        except (ET.ParseError, OSError) as exc:
+            raise LegendError(f"cannot read QGIS style {path}: {exc}") from None
+        palette = root.findall(".//rasterrenderer[@type='paletted']/colorPalette/paletteEntry")
+        if root.tag != "qgis" or not palette:
+            raise LegendError(f"{path} is not the QGIS style of a paletted (classified) raster: no paletteEntry; "
+                              "in QGIS, style the map as 'Paletted/Unique values' and save the style again")
+        return cls(LegendEntry(int(float(e.get("value"))), e.get("label") or e.get("value"), e.get("color"))
+                   for e in palette)
+
+    def to_iota2(self, color_path: str | os.PathLike, nomenclature_path: str | os.PathLike) -> None:
+        """iota2's pair: ``colorFile`` lines ``value R G B`` and ``nomenclature`` lines ``name:value``
+        (iota2's ``data/references/running_iota2/color.txt`` and ``nomenclature.txt``). Written atomically."""
+        atomic_write_text(color_path, "".join(f"{e.value} {' '.join(map(str, hex_to_rgb(e.color)))}\n"
+                                              for e in self.entries))
+        atomic_write_text(nomenclature_path, "".join(f"{e.name}:{e.value}\n" for e in self.entries))
+
+    @classmethod
+    def from_iota2(cls, nomenclature_path: str | os.PathLike,
+                   color_path: str | os.PathLike | None = None) -> "Legend":
+        """The legend of iota2's ``nomenclature.txt`` (``name:value`` lines), with the colours of its
+        ``colorFile`` (``value R G B`` lines; values not in the nomenclature are ignored). Classes without a
+        colour get one (:meth:`from_labels`'s rule).
+
+        Raises
+        ------
+        LegendError
+            A line that is not ``name:value``, or a colour line that is not four integers (the line named).
+        """
+        names: list[tuple[int, str]] = []
+        for i, line in enumerate(_read_text(nomenclature_path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, value = line.rpartition(":")
+            if not sep or not name.strip() or not _is_int(value.strip()):
+                raise LegendError(f"{nomenclature_path}, line {i}: {line.strip()!r} is not 'name:value' as in "
+                                  "iota2's nomenclature file")
+            names.append((int(value), name.strip()))
+        colors: dict[int, str] = {}
+        if color_path is not None:
+            for i, line in enumerate(_read_text(color_path).splitlines(), start=1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) != 4 or not all(_is_int(x) for x in parts):
+                    raise LegendError(f"{color_path}, line {i}: {line.strip()!r} is not 'value R G B' as in "
+                                      "iota2's colour file")
+                colors[int(parts[0])] = "#%02x%02x%02x" % tuple(int(x) for x in parts[1:])
+        given = {name: colors[value] for value, name in names if value in colors}
+        assigned = _assign_colors([n for _, n in names], {normalize_name(k): v for k, v in given.items()}, set())
+        return cls(LegendEntry(value, name, color) for (value, name), color in zip(names, assigned))
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Legend":
+        """A legend from any file it is kept in: a QGIS style (``.qml``), iota2's nomenclature (``name:value``
+        lines; its colour file is taken from beside it: ``colorFile.txt``, ``color.txt`` or
+        ``<stem>_colorFile.txt``) or a CSV (:meth:`from_csv`).
+
+        Raises
+        ------
+        LegendError
+        """
+        p = Path(path)
+        if p.suffix.lower() == ".qml":
+            return cls.from_qml(p)
+        if p.exists() and p.suffix.lower() == ".txt" and _looks_like_nomenclature(_read_text(p)):
+            stem = p.stem.removesuffix("nomenclature").rstrip("_")
+            candidates = [p.with_name(n) for n in (f"{stem}_colorFile.txt" if stem else "", "colorFile.txt",
+                                                    "color.txt", "colorfile.txt") if n]
+            return cls.from_iota2(p, next((c for c in candidates if c.exists()), None))
+        return cls.from_csv(p)
+
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> "Legend":
         """Read a legend CSV, guessing the columns as SEPAL does.
@@ -248,7 +373,8 @@ class Legend:
         Understood: SEPAL's ``code,class,color`` import and ``color,value,label`` export layouts, other
         headers naming a value (``value``, ``code``, ``class_value``, ``id``), a name (``label``, ``name``,
         ``class``, ``class_name``) and a colour (``color``, ``colour``, ``hex``) or three ``R,G,B`` /
-        ``red,green,blue`` columns (0-255).
+        ``red,green,blue`` columns (0-255). Separated by commas, semicolons (as spreadsheets write CSV in
+        many European locales) or tabs; UTF-8 (with or without a byte-order mark) or Latin-1.
 
         Raises
         ------
@@ -256,13 +382,20 @@ class Legend:
             If the file is missing, empty or the columns cannot be told apart.
         """
         try:
+            text = _read_text(path)
+            # the separator as spreadsheets write it: ",", ";" (European locales) or a tab (csv.Sniffer)
+            try:
+                sep = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
+            except csv.Error:
+                sep = ","
             # only empty cells are missing: class names like "None" or "NA" must stay names
             table = pd.read_csv(
-                path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""]
+                io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True, keep_default_na=False,
+                na_values=[""]
             ).dropna(how="all")
         except FileNotFoundError:
             raise LegendError(f"legend file not found: {path}") from None
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, OSError) as exc:
             raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
         if table.empty:
             raise LegendError(f"legend file {path} has no rows")
@@ -419,3 +552,22 @@ def match_labels(labels: Iterable[object], legend: "Legend") -> LabelMatch:
     used = {legend.value_of(v) for v in known}
     absent = [e.name for e in legend if e.value not in used]
     return LabelMatch(sorted(known, key=normalize_name), sorted(unknown, key=normalize_name), absent)
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    """A text file as UTF-8 (a byte-order mark dropped), else Latin-1 (which reads any bytes)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _looks_like_nomenclature(text: str) -> bool:
+    """Every non-empty line is ``name:integer``: iota2's nomenclature file.
+
+    >>> _looks_like_nomenclature("batis denses:1\\nglaciers ou neiges: 22\\n"), _looks_like_nomenclature("a,b\\n")
+    (True, False)
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(":" in line and _is_int(line.rpartition(":")[2].strip()) for line in lines)

@@ -303,6 +303,7 @@ class RunResult:
     assessment: AssessmentPaths | None = None
     cross_validation: CrossValidation | None = None
     class_probability: str | None = None
+    legend_files: tuple[str, ...] = ()  # <stem>.qml (QGIS), <stem>_colorFile.txt, <stem>_nomenclature.txt (iota2)
 
 
 def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabilities: bool = False,
@@ -370,4 +371,4 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         samples_csv=samples_out, recipe_json=recipe_out, model=model, prepared=prepared,
         messages=prepared.messages, seconds=time.perf_counter() - start, accuracy=result.accuracy,
         assessment=written, cross_validation=result.cross_validation,
-        class_probability=paths.class_probability)
+        class_probability=paths.class_probability, legend_files=paths.legend_files)

@@ -23,7 +23,9 @@ class LegendPanel:
         self.message = Message()
         self.add_button = W.Button(description="Add class", icon="plus")
         self.add_button.on_click(lambda _: self.add_class())
-        self.csv_path = W.Text(placeholder="legend.csv", description="CSV", layout=W.Layout(width="240px"))
+        self.csv_path = W.Text(placeholder="legend.csv / style.qml / nomenclature.txt", description="File",
+                               layout=W.Layout(width="240px"),
+                               tooltip="a legend CSV (SEPAL), a QGIS style (.qml) or iota2's nomenclature.txt")
         self.import_button = W.Button(description="Import", icon="upload", layout=W.Layout(width="90px"))
         self.import_button.on_click(lambda _: guarded(self.message, self.import_csv, self.csv_path.value))
         self.export_button = W.Button(description="Export CSV", icon="download")
@@ -104,7 +106,7 @@ class LegendPanel:
             self.draft.insert(index, removed)
 
     def import_csv(self, path: str) -> None:
-        legend = Legend.from_csv(path.strip())
+        legend = Legend.read(path.strip())
         missing = sorted(self._used_values() - set(legend.values))
         if missing:
             self.message.show(f"{path} has no class {', '.join(map(str, missing))}, which training points use: "
