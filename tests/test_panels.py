@@ -194,6 +194,30 @@ def test_legend_import_sepal_csv_replaces_the_legend(tmp_path):
     assert not is_error(panel.message)
 
 
+@pytest.mark.parametrize("kind", ["qml", "iota2", "semicolons"])
+def test_legend_import_of_a_qgis_style_iota2_pair_or_semicolon_csv(tmp_path, kind):
+    from landclass_ui.legend import Legend, LegendEntry
+
+    legend = Legend([LegendEntry(10, "Forêt", "#006400"), LegendEntry(20, "Eau", "#0064ff"),
+                     LegendEntry(30, "Sol nu", "#a0a0a0")])
+    if kind == "qml":
+        src = tmp_path / "style.qml"
+        legend.to_qml(src)
+    elif kind == "iota2":
+        src = tmp_path / "nomenclature.txt"
+        legend.to_iota2(tmp_path / "colorFile.txt", src)
+    else:
+        src = tmp_path / "legend.csv"
+        src.write_bytes("value;name;color\n10;Forêt;#006400\n20;Eau;#0064ff\n30;Sol nu;#a0a0a0\n".encode("latin-1"))
+    store = make_store(tmp_path)
+    panel = LegendPanel(store, str(tmp_path))
+    panel.csv_path.value = str(src)
+    panel.import_button.click()
+    assert not is_error(panel.message), panel.message.value
+    assert store.recipe.legend == legend.to_list() and on_disk(store)["legend"] == legend.to_list()
+    assert len(panel.rows.children) == 3 and row(panel, 0)[1].value == "Forêt"
+
+
 @pytest.mark.parametrize("name", ["missing.csv", ""])
 def test_legend_import_of_a_missing_file_shows_an_error(tmp_path, name):
     store = make_store(tmp_path)
