@@ -31,6 +31,7 @@ from .legend import Legend, normalize_name
 
 __all__ = [
     "read_training",
+    "check_overlap",
     "apply_remap",
     "points_frame",
     "extract_samples",
@@ -306,6 +307,32 @@ class SampleTable:
         atomic_write_text(path, self.frame.to_csv(index=False))
 
 
+def check_overlap(features, grid) -> None:
+    """Raise unless the features (a GeoDataFrame with a CRS, as :func:`read_training` gives) reach the image's
+    extent ``grid`` (a :class:`~landclass_ui.imagery.Grid`); the features are reprojected to the grid's CRS.
+
+    Raises
+    ------
+    CRSError
+        The features have no CRS.
+    NoOverlapError
+        Their extent and the image's are apart; the message gives both, in the image's CRS.
+    """
+    source = features.attrs.get("source", "training data")
+    if features.crs is None:
+        raise CRSError(f"{source} has no CRS")
+    if features.crs != grid.crs:
+        features = features.to_crs(grid.crs)
+    left, bottom, right, top = features.total_bounds
+    g = grid.bounds
+    if not (left <= g[2] and right >= g[0] and bottom <= g[3] and top >= g[1]):  # NaN bounds (empty): apart
+        raise NoOverlapError(
+            f"{source} does not overlap the image: features span {_fmt_bounds((left, bottom, right, top))}, "
+            f"the image {_fmt_bounds(g)} (in {grid.crs.to_string()}); check that both cover the same area "
+            "and that the file's CRS is right"
+        )
+
+
 def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int = 1024,
                     min_classes: int = 2) -> SampleTable:
     """Sample the image's pixels under labelled features.
@@ -355,14 +382,7 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
             f"class(es) {', '.join(repr(u) for u in unknown)} of {source} are not in the legend "
             f"({', '.join(f'{e.value} {e.name}' for e in legend)}); add them to the legend or relabel"
         )
-    left, bottom, right, top = features.total_bounds
-    g = grid.bounds
-    if left > g[2] or right < g[0] or bottom > g[3] or top < g[1]:
-        raise NoOverlapError(
-            f"{source} does not overlap the image: features span {_fmt_bounds((left, bottom, right, top))}, "
-            f"the image {_fmt_bounds(g)} (in {grid.crs.to_string()}); check that both cover the same area "
-            "and that the file's CRS is right"
-        )
+    check_overlap(features, grid)
     is_point = features.geometry.geom_type.isin(["Point", "MultiPoint"])
     points = features[is_point].explode(index_parts=False)
     shapes = features[~is_point]

@@ -301,3 +301,23 @@ def test_the_map_shows_the_legend_and_follows_its_edits(app):
     assert "Cropland" in app.map.legend.value and names[0] not in app.map.legend.value
     app.store.edit("no legend", lambda r: setattr(r, "legend", None))
     assert app.map.legend.value == ""
+
+
+def test_a_training_file_of_another_area_is_refused_and_the_right_one_still_loads(app):
+    """The bundled scene (Toulouse) is open: the Landsat 5 polygons (Amazon) are refused with a red line naming
+    both extents, nothing is added to the recipe, and the scene's own polygons load and classify after it."""
+    from landclass_ui.sample import sample_paths
+
+    before = json.loads((app.workdir / "recipe.json").read_text())
+    app.trn.file_path.value = SCENES["l5-bands"][2]
+    app.trn.class_field.value = "class"
+    app.trn.load_button.click()
+    assert is_error(app.trn.message) and "does not overlap the image" in app.trn.message.value
+    assert "EPSG:32631" in app.trn.message.value and app.trn.dialog.children == ()
+    app.wait_idle()
+    assert json.loads((app.workdir / "recipe.json").read_text()) == before
+    app.trn.file_path.value = sample_paths().polygons
+    app.trn.load_button.click()
+    assert not is_error(app.trn.message), app.trn.message.value
+    app.wait_idle()
+    assert "classified with" in app.status.value and not is_error(app.message)

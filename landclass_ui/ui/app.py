@@ -135,7 +135,8 @@ class LandclassApp:
         # panels
         self.img = ImagePanel(self.store, start_dir=str(Path(sample_paths().safe).parent))
         self.leg = LegendPanel(self.store, str(self.workdir))
-        self.trn = TrainingPanel(self.store, str(self.workdir), default_legend=self._default_legend())
+        self.trn = TrainingPanel(self.store, str(self.workdir), default_legend=self._default_legend(),
+                                 image=lambda: self.image_stack)
         self.aux = AuxPanel(self.store)
         self.cls = ClassifierPanel(self.store)
         self.export = ExportPanel(self.store, str(self.workdir), call=self.ui.call)

@@ -6,6 +6,7 @@ import html
 import io
 import os
 from pathlib import Path
+from typing import Callable
 
 import ipywidgets as W
 
@@ -13,7 +14,7 @@ from .._files import atomic_write_text
 from ..legend import LabelMatch, Legend, match_labels
 from ..recipe import Recipe, TrainingRef
 from ..store import RecipeStore
-from ..training import apply_remap, legend_colors, read_training
+from ..training import apply_remap, check_overlap, legend_colors, read_training
 from .common import Message, guarded
 
 __all__ = ["TrainingPanel", "collected_points", "add_point"]
@@ -47,8 +48,11 @@ def add_point(recipe: Recipe, lon: float, lat: float, value: int) -> None:
 class TrainingPanel:
     """Training data of the recipe: collected points and training files."""
 
-    def __init__(self, store: RecipeStore, workdir: str, *, default_legend: list[dict] | None = None):
+    def __init__(self, store: RecipeStore, workdir: str, *, default_legend: list[dict] | None = None,
+                 image: Callable[[], object] | None = None):
         self.store = store
+        #: The recipe's image as the app has it open (an ImageStack, or None): a training file must reach it
+        self.image = image or (lambda: None)
         #: A legend that counts as untouched (the first-run sample's): replaced by a file's classes when no
         #: training data use it.
         self.default_legend = default_legend
@@ -217,6 +221,9 @@ class TrainingPanel:
         path = os.path.abspath(os.path.expanduser(self.file_path.value.strip()))  # the recipe outlives the cwd
         field = self.class_field.value.strip() or None
         frame = read_training(path, field)  # raises a clear error for a bad file or field
+        stack = self.image()
+        if stack is not None:  # a file of another area is not taken into the recipe (every retrain would fail)
+            check_overlap(frame, stack.grid)
         labels = list(frame["label"])
         recipe = self.store.recipe
         if not recipe.legend:
