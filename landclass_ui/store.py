@@ -60,6 +60,9 @@ class RecipeStore:
         self._history: list[tuple[str, dict]] = []
         self._limit = history
         self._observers: list[Callable[[str], None]] = []
+        #: Set by the last edit when the file had been changed by another store (another tab or window on the
+        #: same work folder): the edit was applied on top of those changes (see :meth:`edit`).
+        self.merged = False
 
     @classmethod
     def open(cls, path: str | os.PathLike, default: Callable[[], Recipe], *,
@@ -148,11 +151,45 @@ class RecipeStore:
             raise RecipeError(f"no saved recipe called {name!r}; saved: {', '.join(self.saved_names()) or 'none'}")
         self.start(Recipe.load(path), "open recipe")
 
-    def edit(self, label: str, change: Callable[[Recipe], None]) -> None:
+    def _changed_elsewhere(self) -> dict | None:
+        """The recipe saved at :attr:`path` when another store (another tab, window or kernel on the same work
+        folder) has saved a different one since this store last did; else None."""
+        if not self.path or not os.path.exists(self.path):
+            return None
+        try:
+            disk = Recipe.load(self.path).to_dict()
+        except RecipeError:  # half-written by hand, or another version: this store's recipe wins
+            return None
+        mine = self.recipe.to_dict()
+        return disk if disk != mine and disk.get("name") == mine.get("name") else None
+
+    def edit(self, label: str, change: Callable[[Recipe], None], *, rebase: bool = True) -> None:
         """Apply ``change(recipe)`` (which mutates it), remember the previous state, save and notify.
 
+        When another tab or window saved the same recipe since this store last did (two pages on one work
+        folder), nothing of theirs is overwritten: the edit is applied on top of the saved recipe, which
+        becomes this store's (:attr:`merged` is set; the undo history, which holds states without those
+        changes, is cleared). An edit that points into the recipe by position (``rebase=False``: delete or
+        relabel the i-th point) is not applied then: the saved recipe is taken and RecipeError says to choose
+        again.
+
         If ``change`` raises, the recipe is left as it was and the error propagates.
+
+        Raises
+        ------
+        RecipeError
+            ``rebase=False`` and the recipe was changed elsewhere (it is reloaded).
         """
+        self.merged = False
+        disk = self._changed_elsewhere()
+        if disk is not None:
+            self.recipe = Recipe.from_dict(disk)
+            self._history.clear()
+            self.merged = True
+            if not rebase:
+                self._notify("reload")
+                raise RecipeError("the recipe was changed in another tab or window and has been reloaded with "
+                                  "those changes: choose again")
         before = self.recipe.to_dict()
         work = Recipe.from_dict(copy.deepcopy(before))
         change(work)
@@ -171,7 +208,19 @@ class RecipeStore:
         return bool(self._history)
 
     def undo(self) -> str | None:
-        """Go back one edit; returns its label (None when there is nothing to undo)."""
+        """Go back one edit; returns its label (None when there is nothing to undo).
+
+        Raises
+        ------
+        RecipeError
+            The recipe was changed in another tab or window: it is reloaded, nothing is undone.
+        """
+        if self._changed_elsewhere() is not None:  # the history lacks the other tab's changes: not undone
+            self.recipe = Recipe.from_dict(self._changed_elsewhere())
+            self._history.clear()
+            self._notify("reload")
+            raise RecipeError("the recipe was changed in another tab or window and has been reloaded with those "
+                              "changes; undo starts again from here")
         if not self._history:
             return None
         label, before = self._history.pop()

@@ -321,3 +321,32 @@ def test_a_training_file_of_another_area_is_refused_and_the_right_one_still_load
     assert not is_error(app.trn.message), app.trn.message.value
     app.wait_idle()
     assert "classified with" in app.status.value and not is_error(app.message)
+
+
+def test_two_pages_on_one_work_folder_lose_no_point(app):
+    """Two pages (two kernels) on the same work folder, as two browser tabs: 3 points clicked in the first, then
+    2 in the second: the recipe keeps all 5, the second page says it took the first page's changes and draws
+    them, and the live map is trained on all 5."""
+    from landclass_ui.ui.trn import collected_points
+
+    other = LandclassApp(workdir=app.workdir, routing="proxy")
+    other.wait_idle()
+    grid = app.image_stack.grid
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    spots = [to_lonlat.transform(*(grid.transform * (grid.width * f, grid.height * g)))
+             for f, g in ((0.2, 0.3), (0.5, 0.5), (0.7, 0.2), (0.3, 0.8), (0.8, 0.7))]
+    for i, (lon, lat) in enumerate(spots[:3]):
+        app.trn.chooser.value = app.trn.chooser.options[i % 3][1]
+        app.trn.click(lat, lon, None)
+    for i, (lon, lat) in enumerate(spots[3:]):
+        other.trn.chooser.value = other.trn.chooser.options[(i + 1) % 3][1]
+        other.trn.click(lat, lon, None)
+    saved = json.loads((app.workdir / "recipe.json").read_text())
+    points = [p for t in saved["training"] if t["kind"] == "points" for p in t["points"]]
+    assert np.allclose([(p["x"], p["y"]) for p in points], spots, atol=1e-6)
+    assert len(collected_points(other.store.recipe)) == 5 and "another tab or window" in other.message.value
+    assert len(other.map._points) == 5  # drawn on the second page's map
+    other.wait_idle()
+    assert "classified with 5 training pixels" in other.status.value, other.status.value

@@ -186,3 +186,36 @@ def test_warm_reads_the_scene_before_the_first_training(monkeypatch):
     x2, y2 = lonlat(100, 700)
     result = fresh.update(recipe_with([{"x": x1, "y": y1, "class": 1}, {"x": x2, "y": y2, "class": 2}]), LEGEND)
     assert result is not None and result.classes.shape == fresh.overview_grid.shape
+
+
+def test_two_stores_on_one_file_keep_each_others_points(tmp_path):
+    """Two tabs on one work folder (two kernels, two stores of the same recipe.json): 3 points clicked in the
+    first, then 2 in the second, then 1 in the first: all 6 are saved, in that order; an edit by position in a
+    stale store is refused and the store reloaded; so is an undo across the other tab's edits."""
+    from landclass_ui.errors import RecipeError
+    from landclass_ui.ui.trn import add_point, collected_points
+
+    path = tmp_path / "recipe.json"
+    first = RecipeStore.open(path, lambda: recipe_with([]))
+    second = RecipeStore.open(path, lambda: recipe_with([]))
+    for k in range(3):
+        first.edit("add point", lambda r, k=k: add_point(r, 1.0 + k, 43.0, 1))
+    second.edit("add point", lambda r: add_point(r, 2.0, 44.0, 2))
+    assert second.merged  # on top of the first tab's 3 points
+    second.edit("add point", lambda r: add_point(r, 3.0, 44.0, 2))
+    assert not second.merged and [p["x"] for p in collected_points(second.recipe)] == [1.0, 2.0, 3.0, 2.0, 3.0]
+    first.edit("add point", lambda r: add_point(r, 9.0, 45.0, 3))
+    saved = json.loads(path.read_text())
+    points = [p for t in saved["training"] if t["kind"] == "points" for p in t["points"]]
+    assert [(p["x"], p["class"]) for p in points] == [(1.0, 1), (2.0, 1), (3.0, 1), (2.0, 2), (3.0, 2), (9.0, 3)]
+    # the second tab deletes "its 5th point" by position: refused, and it now shows all 6
+    with pytest.raises(RecipeError, match="changed in another tab or window"):
+        second.edit("delete point", lambda r: r.training[0].points.pop(4), rebase=False)
+    assert len(collected_points(second.recipe)) == 6 and not second.can_undo
+    first.edit("add point", lambda r: add_point(r, 10.0, 45.0, 3))
+    with pytest.raises(RecipeError, match="undo starts again"):
+        second.undo()
+    assert len(collected_points(second.recipe)) == 7 == len(collected_points(Recipe.load(path)))
+    # with no other writer, edits and undo work as before
+    second.edit("delete point", lambda r: r.training[0].points.pop(6), rebase=False)
+    assert not second.merged and second.undo() == "delete point"

@@ -352,6 +352,9 @@ class LandclassApp:
         changed = changed_sections(self._seen, now)
         self._seen = now
         self._draw_points()
+        if self.store.merged or label == "reload":
+            self.message.show("this recipe was also edited in another tab or window: its changes are kept here "
+                              "too", "info")
         if changed & {"legend"}:
             self._show_legend()
         if self.name.value != self.store.recipe.name:

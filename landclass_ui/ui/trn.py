@@ -66,11 +66,11 @@ class TrainingPanel:
         self.relabel_button = W.Button(description="Relabel", icon="tag", tooltip="give the selected point the "
                                        "class chosen above", layout=W.Layout(width="100px"))
         self.delete_button = W.Button(description="Delete", icon="trash", layout=W.Layout(width="90px"))
-        self.relabel_button.on_click(lambda _: self.relabel_selected())
-        self.delete_button.on_click(lambda _: self.delete_selected())
+        self.relabel_button.on_click(lambda _: guarded(self.message, self.relabel_selected))
+        self.delete_button.on_click(lambda _: guarded(self.message, self.delete_selected))
         self.undo_button = W.Button(description="Undo", icon="undo", layout=W.Layout(width="90px"))
         self.undo_button.add_class("landclass-undo")
-        self.undo_button.on_click(lambda _: self.undo())
+        self.undo_button.on_click(lambda _: guarded(self.message, self.undo))
         self.clear_button = W.Button(description="Clear all", icon="eraser", button_style="warning",
                                      layout=W.Layout(width="100px"))
         self.clear_button.on_click(lambda _: self._ask_clear())
@@ -168,14 +168,14 @@ class TrainingPanel:
 
         def change(r):
             _points_ref(r).points[i]["class"] = value
-        self.store.edit("relabel point", change)
+        self.store.edit("relabel point", change, rebase=False)  # the i-th point of this page's list
 
     def delete_selected(self) -> None:
         if self.selected is None:
             return
         i = self.selected
         self.selected = None
-        self.store.edit("delete point", lambda r: _points_ref(r).points.pop(i))
+        self.store.edit("delete point", lambda r: _points_ref(r).points.pop(i), rebase=False)
 
     def undo(self) -> None:
         self.selected = None
