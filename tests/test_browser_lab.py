@@ -23,19 +23,33 @@ from test_browser import (
 )
 
 
+def accept_kernel(page) -> bool:
+    """JupyterLab sometimes asks which kernel to start for the notebook (a "Select Kernel" dialog over the
+    page, which takes every click): choose the proposed one, Python 3, as a person would. True when it did."""
+    dialog = page.locator(".jp-Dialog:has-text('Select Kernel')")
+    if not dialog.count():
+        return False
+    dialog.locator("button.jp-mod-accept").click()
+    dialog.wait_for(state="detached", timeout=10_000)
+    return True
+
+
 def run_all_cells(page, attempts: int = 4) -> None:
     """Run > Run All Cells, until the code cell runs: a freshly opened notebook can show an idle kernel
     before its session accepts requests, and a first Run All is then lost."""
     started = ".jp-CodeCell .jp-InputPrompt:text-matches('\\[(\\*|\\d+)\\]')"
     for attempt in range(attempts):
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
         try:
+            accept_kernel(page)
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
             page.wait_for_selector(started, timeout=20_000)
             return
         except Exception:
             if attempt == attempts - 1:
                 raise
+            if not accept_kernel(page):
+                page.keyboard.press("Escape")  # a menu left open
 
 
 def test_app_runs_in_jupyterlab(tmp_path):
