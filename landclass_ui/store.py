@@ -52,9 +52,14 @@ class RecipeStore:
     """
 
     def __init__(self, recipe: Recipe, path: str | os.PathLike | None = None, *, history: int = 200,
-                 library: str | os.PathLike | None = None):
+                 library: str | os.PathLike | None = None, backup_every: float = 60.0, backups: int = 30):
         self.recipe = recipe
         self.path = None if path is None else str(path)
+        #: Before :attr:`path` is overwritten, the saved recipe is copied to ``<folder>/backups/`` when the
+        #: newest backup is older than ``backup_every`` seconds; the ``backups`` newest are kept (a recipe
+        #: cleared by mistake, or edited in a way Undo no longer reaches, can be taken back from there).
+        self.backup_every = backup_every
+        self.backups = backups
         #: Folder keeping a copy of every recipe under its name (``<library>/<name>.json``), or None.
         self.library = None if library is None else Path(library)
         self._history: list[tuple[str, dict]] = []
@@ -104,11 +109,40 @@ class RecipeStore:
                 traceback.print_exc()
 
     def save(self) -> None:
-        """Write the recipe to :attr:`path` and its copy to :attr:`library` (both atomically)."""
+        """Write the recipe to :attr:`path` and its copy to :attr:`library` (both atomically), after a
+        rolling backup of the previous file (:meth:`backup`)."""
         if self.path:
+            self.backup()
             self.recipe.save(self.path)
         if self.library is not None:
             self.recipe.save(self.library_path(self.recipe.name))
+
+    def backup_dir(self) -> Path | None:
+        """``<folder of path>/backups``, or None without a path."""
+        return None if not self.path else Path(self.path).parent / "backups"
+
+    def backup(self) -> str | None:
+        """Copy the file at :attr:`path` (as saved before this write) to :meth:`backup_dir` as
+        ``recipe-<date>-<time>.json`` when the newest backup is older than :attr:`backup_every` seconds, and
+        keep the :attr:`backups` newest; returns the new backup's path, or None. Written atomically."""
+        import time
+
+        from ._files import atomic_write_text
+
+        folder = self.backup_dir()
+        if folder is None or not os.path.exists(self.path):
+            return None
+        existing = sorted(folder.glob("recipe-*.json")) if folder.is_dir() else []
+        if existing and time.time() - existing[-1].stat().st_mtime < self.backup_every:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1e6) % 10**6:06d}"
+        target = folder / f"recipe-{stamp}.json"
+        atomic_write_text(target, Path(self.path).read_text(encoding="utf-8"))
+        for old in sorted(folder.glob("recipe-*.json"))[: -self.backups]:
+            old.unlink(missing_ok=True)
+        return str(target)
 
     def library_path(self, name: str) -> Path:
         """Where the recipe called ``name`` is kept in :attr:`library`."""

@@ -219,3 +219,26 @@ def test_two_stores_on_one_file_keep_each_others_points(tmp_path):
     # with no other writer, edits and undo work as before
     second.edit("delete point", lambda r: r.training[0].points.pop(6), rebase=False)
     assert not second.merged and second.undo() == "delete point"
+
+
+def test_rolling_backups_keep_what_undo_no_longer_reaches(tmp_path, monkeypatch):
+    """The saved recipe is copied to backups/ before it is overwritten (at most once per backup_every seconds,
+    the newest kept): after 'Clear all' and a new start, the points are still in a backup."""
+    from landclass_ui.ui.trn import add_point, collected_points
+
+    path = tmp_path / "recipe.json"
+    store = RecipeStore.open(path, lambda: recipe_with([]))
+    store.backup_every, store.backups = 0.0, 3
+    for k in range(5):
+        store.edit("add point", lambda r, k=k: add_point(r, 1.0 + k, 43.0, 1))
+    store.edit("clear points", lambda r: r.training[0].points.clear())
+    store.start(recipe_with([]), "new recipe")  # the undo history is gone
+    backups = sorted((tmp_path / "backups").glob("recipe-*.json"))
+    assert len(backups) == 3  # the newest kept
+    counts = [len(collected_points(Recipe.load(b))) for b in backups]
+    assert 5 in counts  # the recipe just before "clear points"
+    # at most one backup per backup_every seconds: a burst of edits adds none
+    store.backup_every = 3600.0
+    for k in range(4):
+        store.edit("add point", lambda r, k=k: add_point(r, 2.0 + k, 44.0, 2))
+    assert sorted((tmp_path / "backups").glob("recipe-*.json")) == backups
