@@ -105,26 +105,28 @@ def read_task(folder: str | os.PathLike) -> TaskStatus:
     """The status of the task in ``folder``; a running task whose process has ended without a word is
     reported as failed (and so written)."""
     folder = Path(folder)
-    try:
-        status = TaskStatus(**json.loads((folder / "status.json").read_text()))
-    except (OSError, ValueError, TypeError) as exc:
-        return TaskStatus(id=folder.name, name=folder.name, state="failed",
-                          message=f"the task's status cannot be read ({exc})")
+    status = _load_status(folder)
     child = _CHILDREN.get(status.id)
     if status.state != "running" and child is not None and child.poll() is not None:
         del _CHILDREN[status.id]  # ended and reaped: no zombie left behind
     if status.state == "running" and not _alive(status.id, status.pid):
         time.sleep(0.2)  # it may have written its end just now
-        try:
-            status = TaskStatus(**json.loads((folder / "status.json").read_text()))
-        except (OSError, ValueError, TypeError):
-            pass
+        status = _load_status(folder)
         if status.state == "running":
             status.state, status.finished = "failed", time.time()
             status.message = (f"the export process ended without finishing (stopped or killed); nothing was "
                               f"written to {status.output}; see {folder / 'task.log'}")
             _write_status(folder, status)
     return status
+
+
+def _load_status(folder: Path) -> TaskStatus:
+    """The task's status file, or a failed status saying why it cannot be read."""
+    try:
+        return TaskStatus(**json.loads((folder / "status.json").read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        return TaskStatus(id=folder.name, name=folder.name, state="failed",
+                          message=f"the task's status cannot be read ({exc})")
 
 
 def _alive(task_id: str, pid: int | None) -> bool:

@@ -68,6 +68,7 @@ class RecipeStore:
         #: Set by the last edit when the file had been changed by another store (another tab or window on the
         #: same work folder): the edit was applied on top of those changes (see :meth:`edit`).
         self.merged = False
+        self._saved_stat: tuple[int, int, int] | None = None  # the file (inode, mtime, size) as last written here
 
     @classmethod
     def open(cls, path: str | os.PathLike, default: Callable[[], Recipe], *,
@@ -114,6 +115,8 @@ class RecipeStore:
         if self.path:
             self.backup()
             self.recipe.save(self.path)
+            stat = os.stat(self.path)
+            self._saved_stat = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a new inode each (atomic) save
         if self.library is not None:
             self.recipe.save(self.library_path(self.recipe.name))
 
@@ -190,6 +193,9 @@ class RecipeStore:
         folder) has saved a different one since this store last did; else None."""
         if not self.path or not os.path.exists(self.path):
             return None
+        stat = os.stat(self.path)
+        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) == self._saved_stat:  # the file it wrote last: no parse
+            return None
         try:
             disk = Recipe.load(self.path).to_dict()
         except RecipeError:  # half-written by hand, or another version: this store's recipe wins
@@ -249,8 +255,9 @@ class RecipeStore:
         RecipeError
             The recipe was changed in another tab or window: it is reloaded, nothing is undone.
         """
-        if self._changed_elsewhere() is not None:  # the history lacks the other tab's changes: not undone
-            self.recipe = Recipe.from_dict(self._changed_elsewhere())
+        disk = self._changed_elsewhere()
+        if disk is not None:  # the history lacks the other tab's changes: not undone
+            self.recipe = Recipe.from_dict(disk)
             self._history.clear()
             self._notify("reload")
             raise RecipeError("the recipe was changed in another tab or window and has been reloaded with those "
