@@ -23,7 +23,7 @@ import warnings
 from types import SimpleNamespace
 
 from . import __version__
-from .errors import LandclassError
+from .errors import LandclassError, RecipeError
 
 EXIT_INPUT_ERROR = 2
 HELP_WIDTH = 79  #: line width of the ``classify --help`` tables (RawDescriptionHelpFormatter keeps their lines)
@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reflectance = stored value x S (+ --offset) for images whose scale landclass does not "
                         "know, e.g. 0.0001 for reflectance x 10000 (needed by EVI, SAVI, NDFI, tasseled cap...)")
     c.add_argument("--offset", type=float, default=0.0, help="with --scale: reflectance offset (default 0)")
+    c.add_argument("--cloud-mask", metavar="SCL_OR_QA_FILE",
+                   help="cloud mask layer (Sentinel-2 SCL or Landsat QA_PIXEL raster) for band files whose layer is "
+                        "not found beside them (default: the product's own, found beside the image)")
+    c.add_argument("--no-cloud-mask", action="store_true",
+                   help="keep clouds and shadows (default: SCL/QA_PIXEL clouds, cirrus and shadows are nodata)")
+    c.add_argument("--mask-snow", action="store_true", help="mask snow and ice too (SCL 11, QA_PIXEL bit 5)")
     c.add_argument("--aux", action="append", metavar="LAYER", default=[],
                    help="auxiliary layer added to the bands (repeatable): latitude; terrain=DEM.tif (elevation, "
                         "slope, aspect, eastness, northness); water=OCCURRENCE.tif (every band of the file, e.g. "
@@ -247,8 +253,10 @@ def _recipe_from_classify(args):
     from .auxiliary import parse_cli as parse_aux_cli
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
-    from .recipe import ClassifierRef, ImageRef, Recipe, TrainingRef
+    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, TrainingRef
 
+    if args.cloud_mask and args.no_cloud_mask:
+        raise RecipeError("give --cloud-mask FILE or --no-cloud-mask, not both")
     bands = [b.strip() for b in args.bands.split(",") if b.strip()] if args.bands else None
     params = parse_param_args(args.param)
     parse_params(args.classifier, params)  # fail early on a bad parameter
@@ -261,6 +269,7 @@ def _recipe_from_classify(args):
                   for t in args.training],
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
         auxiliary=[parse_aux_cli(a) for a in args.aux],
+        cloud_mask=CloudMaskRef(not args.no_cloud_mask, args.mask_snow, args.cloud_mask),
     )
     derived = _derived_from_args(args)
     if derived is not None:
@@ -274,7 +283,7 @@ def _recipe_from_classify(args):
             from .imagery import open_image
 
             for ref in recipe.images:
-                names = open_image(ref.path, resolution=ref.resolution).band_names
+                names = open_image(ref.path, resolution=ref.resolution, cloud_mask=False).band_names
                 ref.bands = [b for b in bands if b in names] or []
             _check_bands(recipe, bands)
     return recipe
@@ -364,7 +373,6 @@ def _run(args, recipe) -> int:
 @contextlib.contextmanager
 def _dask_client(args, log):
     """The ``distributed.Client`` of ``--scheduler`` or of a local cluster of ``--workers``, or None."""
-    from .errors import RecipeError
 
     if args.workers is None and not args.scheduler:
         yield None
@@ -428,6 +436,10 @@ def _info(args) -> int:
           f"bounds {tuple(round(v, 6) for v in g.bounds)}")
     for b in stack.bands:
         print(f"{b.name}\t{b.path} (band {b.index}, scale {b.scale:g}, offset {b.offset:g}, nodata {b.nodata})")
+    if stack.masks:
+        from .pipeline import mask_summary
+
+        print(mask_summary(stack))
     for m in stack.messages:
         print(f"note: {m}")
     return 0

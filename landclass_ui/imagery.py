@@ -35,6 +35,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from .cloudmask import MaskSource, find_mask, mask_kind
 from .errors import CRSError, ImageError, NoOverlapError
 from .sensors import REFLECTANCE, product_radiometry, s2_offset
 
@@ -44,6 +45,8 @@ __all__ = [
     "BandSource",
     "ImageStack",
     "open_image",
+    "with_masks",
+    "masked_share",
     "open_images",
     "combine_stacks",
     "READERS",
@@ -154,11 +157,15 @@ class ImageStack:
         The bands in stack order.
     messages : list of str
         What was done that a user should know (resampling, the Sentinel-2 offset applied, ...).
+    masks : list of MaskSource
+        Quality layers (SCL, QA_PIXEL; :mod:`landclass_ui.cloudmask`) whose flagged pixels are nodata in every
+        band read from a file.
     """
 
     grid: Grid
     bands: list[BandSource]
     messages: list[str] = field(default_factory=list)
+    masks: list[MaskSource] = field(default_factory=list)
 
     @property
     def band_names(self) -> list[str]:
@@ -237,6 +244,14 @@ class ImageStack:
                     if band.nodata is None:
                         alphas[band.path] = src.count
                 datasets[band.path] = src
+            masks = []
+            for mask in self.masks:
+                src = stack.enter_context(_open_raster(mask.path))
+                if not Grid.of(src).same_as(self.grid):
+                    src = stack.enter_context(WarpedVRT(src, crs=self.grid.crs, transform=self.grid.transform,
+                                                        width=self.grid.width, height=self.grid.height,
+                                                        resampling=Resampling.nearest))
+                masks.append((mask, src))
 
             def read(window: Window | None = None, out_shape: tuple[int, int] | None = None) -> np.ndarray:
                 if window is None:
@@ -248,6 +263,11 @@ class ImageStack:
                     if band.computed is None:
                         out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
                         done[band.name] = i
+                if masks and done:
+                    invalid = _read_masks(masks, window, out_shape)
+                    if invalid.any():
+                        rows = list(done.values())
+                        out[rows] = np.where(invalid, np.float32(np.nan), out[rows])
                 for i, band in enumerate(self.bands):  # computed bands, from the bands before them
                     if band.computed is not None:
                         needs = band.computed.inputs
@@ -341,6 +361,20 @@ def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
         values = values * np.float32(band.scale) + np.float32(band.offset)
     values[mask] = np.nan
     return values
+
+
+def _read_masks(masks, window: Window, out_shape: tuple[int, int] | None) -> np.ndarray:
+    """True where any quality layer flags the pixel (nearest-neighbour when resampled to ``out_shape``)."""
+    sized = {} if out_shape is None else {"out_shape": out_shape, "resampling": Resampling.nearest}
+    invalid = None
+    for mask, src in masks:
+        try:
+            values = src.read(1, window=window, **sized)
+        except rasterio.errors.RasterioIOError as exc:
+            raise ImageError(f"cannot read the {mask.label} mask {mask.path}: {exc}; the file may be corrupt") from None
+        flagged = mask.invalid(values)
+        invalid = flagged if invalid is None else invalid | flagged
+    return invalid
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -533,6 +567,9 @@ def open_image(
     *,
     bands: Sequence[str] | None = None,
     resolution: float | None = None,
+    cloud_mask: bool = True,
+    mask_file: str | os.PathLike | None = None,
+    mask_snow: bool = False,
 ) -> ImageStack:
     """Open one image, or several files stacked band after band, as an :class:`ImageStack`.
 
@@ -541,17 +578,27 @@ def open_image(
     paths : path or list of paths
         A raster file (GeoTIFF, COG, VRT, JPEG2000), a Sentinel-2 L2A ``.SAFE`` folder, or several of them
         (e.g. one file per Landsat band). Several inputs are stacked in the order given, on the first input's
-        grid; inputs on another grid are resampled onto it (bilinear) and a message says so.
+        grid; inputs on another grid are resampled onto it (bilinear) and a message says so. Among several
+        inputs, a Sentinel-2 ``SCL`` or Landsat ``QA_PIXEL`` file (by its name) is a quality layer, not a band.
     bands : list of str, optional
         Band names to keep, in this order (see :attr:`ImageStack.band_names`). Default: all (for a ``.SAFE``,
         the ten 10/20 m spectral bands present).
     resolution : float, optional
         For a ``.SAFE``: 10, 20 or 60 (m).
+    cloud_mask : bool
+        Mask clouds, cirrus and cloud shadows (nodata) with the product's quality layer: the ``SCL`` of a
+        Sentinel-2 L2A product, the ``QA_PIXEL`` of a Landsat Collection 2 product, found beside the image
+        (:func:`landclass_ui.cloudmask.find_mask`), or ``mask_file``. On by default, as in SEPAL's mosaics.
+    mask_file : path, optional
+        The quality layer to use (an SCL or QA_PIXEL raster; which one is told by its name, else by its data
+        type: uint8 SCL, uint16 QA_PIXEL), for band files whose layer is not found beside them.
+    mask_snow : bool
+        Mask snow and ice too (SCL 11, QA_PIXEL bit 5).
 
     Raises
     ------
     ImageError, CRSError
-        Unreadable file, no CRS, unknown band.
+        Unreadable file, no CRS, unknown band, a ``mask_file`` that is not a quality layer.
     NoOverlapError
         If a later input does not overlap the first one.
     """
@@ -560,11 +607,82 @@ def open_image(
     paths = [str(p) for p in paths]
     if not paths:
         raise ImageError("no image given")
+    layers = [p for p in paths if len(paths) > 1 and mask_kind(p) and os.path.isfile(p)]
+    paths = [p for p in paths if p not in layers]
     if len(paths) == 1:
         stack = _read_one(paths[0], bands=bands, resolution=resolution)
-        return stack if is_safe(paths[0]) else stack.select(bands)
-    stacks = [_read_one(p, resolution=resolution) for p in paths]
-    return combine_stacks(stacks, paths).select(bands)
+        stack = stack if is_safe(paths[0]) else stack.select(bands)
+    else:
+        stacks = [_read_one(p, resolution=resolution) for p in paths]
+        stack = combine_stacks(stacks, paths).select(bands)
+    if not cloud_mask:
+        skipped = [Path(p).name for p in layers]
+        return replace(stack, messages=[*stack.messages, f"cloud mask off: {', '.join(skipped)} not used"]
+                       ) if skipped else stack
+    return with_masks(stack, [*layers, *([str(mask_file)] if mask_file else []),
+                              *([] if mask_file else [find_mask(p) for p in paths])], snow=mask_snow)
+
+
+def with_masks(stack: ImageStack, paths: Sequence[str | None], *, snow: bool = False) -> ImageStack:
+    """The stack with the quality layers at ``paths`` (None entries skipped, repeats once) as masks.
+
+    Raises
+    ------
+    ImageError
+        A path that is not a readable single-band SCL or QA_PIXEL raster, or one that does not overlap the image.
+    """
+    masks = list(stack.masks)
+    messages = list(stack.messages)
+    for path in dict.fromkeys(p for p in paths if p):
+        if any(m.path == path for m in masks):
+            continue
+        kind = mask_kind(path)
+        with _open_raster(path) as src:
+            if src.count != 1:
+                raise ImageError(f"{path} has {src.count} bands; a cloud mask is one band (Sentinel-2 SCL or "
+                                 "Landsat QA_PIXEL)")
+            if kind is None:
+                kind = {"uint8": "scl", "uint16": "qa_pixel"}.get(src.dtypes[0])
+            if kind is None:
+                raise ImageError(f"cannot tell whether {Path(path).name} is a Sentinel-2 SCL or a Landsat QA_PIXEL "
+                                 f"layer (its data type is {src.dtypes[0]}); give a file whose name holds SCL or "
+                                 "QA_PIXEL")
+            if src.crs is None:
+                raise CRSError(f"the cloud mask {path} has no coordinate reference system")
+            _check_overlap(Grid.of(src), stack.grid, path, "the image")
+        mask = MaskSource(str(path), kind, snow)
+        masks.append(mask)
+        names = ", ".join(mask.flags().values())
+        messages.append(f"cloud mask: {mask.label} {Path(path).name} ({names} are nodata)")
+    return replace(stack, masks=masks, messages=messages)
+
+
+def masked_share(stack: ImageStack, *, max_side: int = 2048) -> tuple[float, dict[str, float]]:
+    """The share (0-1) of the image's pixels its masks flag, and the share per SCL class / QA_PIXEL bit name.
+
+    Read at most ``max_side`` pixels a side (nearest neighbour): an estimate to within a pixel's share for
+    larger images. ``(0.0, {})`` without a mask.
+    """
+    if not stack.masks:
+        return 0.0, {}
+    scale = max(1.0, max(stack.grid.width, stack.grid.height) / max_side)
+    shape = (max(1, round(stack.grid.height / scale)), max(1, round(stack.grid.width / scale)))
+    window = Window(0, 0, stack.grid.width, stack.grid.height)
+    invalid = np.zeros(shape, bool)
+    per_flag: dict[str, float] = {}
+    with contextlib.ExitStack() as files:
+        for mask in stack.masks:
+            src = files.enter_context(_open_raster(mask.path))
+            if not Grid.of(src).same_as(stack.grid):
+                src = files.enter_context(WarpedVRT(src, crs=stack.grid.crs, transform=stack.grid.transform,
+                                                    width=stack.grid.width, height=stack.grid.height,
+                                                    resampling=Resampling.nearest))
+            values = src.read(1, window=window, out_shape=shape, resampling=Resampling.nearest)
+            invalid |= mask.invalid(values)
+            for flag, name in mask.flags().items():
+                hit = values == flag if mask.kind == "scl" else (values.astype(np.uint32) >> flag) & 1 == 1
+                per_flag[name] = per_flag.get(name, 0.0) + float(hit.mean())
+    return float(invalid.mean()), per_flag
 
 
 def with_scale(stack: ImageStack, scale: float, offset: float = 0.0) -> ImageStack:
@@ -592,6 +710,18 @@ def open_images(paths: Sequence[str], **options) -> ImageStack:
     return open_image(list(paths), **options)
 
 
+def _check_overlap(grid: Grid, target: Grid, path: str, what: str) -> None:
+    from rasterio.warp import transform_bounds
+
+    b = transform_bounds(grid.crs, target.crs, *grid.bounds, densify_pts=21)
+    g = target.bounds
+    if b[0] >= g[2] or b[2] <= g[0] or b[1] >= g[3] or b[3] <= g[1]:
+        raise NoOverlapError(
+            f"{path} does not overlap {what} (bounds {tuple(round(v, 3) for v in b)} vs "
+            f"{tuple(round(v, 3) for v in g)} in {target.crs}); use files of the same area"
+        )
+
+
 def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
     """Stack several images band after band on the first one's grid (later ones resampled, bilinear).
 
@@ -600,21 +730,16 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
     NoOverlapError
         If an image does not overlap the first.
     """
-    from rasterio.warp import transform_bounds
 
     grid = stacks[0].grid
     messages = list(stacks[0].messages)
     all_bands = list(stacks[0].bands)
+    masks = list(stacks[0].masks)
     for stack, path in zip(stacks[1:], paths[1:]):
         messages.extend(stack.messages)
+        masks.extend(m for m in stack.masks if m not in masks)
         if not stack.grid.same_as(grid):
-            b = transform_bounds(stack.grid.crs, grid.crs, *stack.grid.bounds, densify_pts=21)
-            g = grid.bounds
-            if b[0] >= g[2] or b[2] <= g[0] or b[1] >= g[3] or b[3] <= g[1]:
-                raise NoOverlapError(
-                    f"{path} does not overlap {paths[0]} (bounds {tuple(round(v, 3) for v in b)} vs "
-                    f"{tuple(round(v, 3) for v in g)} in {grid.crs}); stack images of the same area"
-                )
+            _check_overlap(stack.grid, grid, path, paths[0])
             messages.append(
                 f"{Path(path).name} resampled (bilinear) onto the grid of {Path(paths[0]).name} "
                 f"({grid.res[0]:g} x {grid.res[1]:g}, {grid.crs.to_string()})"
@@ -622,4 +747,4 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
         all_bands.extend(stack.bands)
     names = unique_names([b.name for b in all_bands])
     all_bands = [replace(b, name=n) for b, n in zip(all_bands, names)]
-    return ImageStack(grid, all_bands, messages)
+    return ImageStack(grid, all_bands, messages, masks)

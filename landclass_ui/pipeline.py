@@ -14,8 +14,9 @@ called alone (the live map uses :func:`prepare`'s parts and :mod:`landclass_ui.m
 """
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -26,20 +27,21 @@ from .accuracy import AccuracyReport
 from .accuracy import assess as assess_accuracy
 from .auxiliary import add_auxiliary
 from .classifiers import feature_importance
+from .cloudmask import mask_kind
 from .errors import RecipeError
 from .export import OutputPaths
-from .imagery import ImageStack, combine_stacks, open_image, with_scale
+from .imagery import ImageStack, combine_stacks, masked_share, open_image, with_masks, with_scale
 from .indices import add_derived
 from .legend import Legend, normalize_name
 from .model import TrainedModel, fit
-from .recipe import ImageRef, Recipe, TrainingRef
+from .recipe import CloudMaskRef, ImageRef, Recipe, TrainingRef
 from .report import AssessmentPaths, mapped_areas, write_assessment
 from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
 
 if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation is made, not with the app
     from .validation import CrossValidation
 
-__all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images",
+__all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images", "mask_summary",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
            "report", "run"]
 
@@ -58,12 +60,15 @@ class Prepared:
     messages: list[str] = field(default_factory=list)
 
 
-def open_ref(ref: ImageRef) -> ImageStack:
-    """One recipe image as a stack: its bands as selected, with the scale the user stated, if any.
+def open_ref(ref: ImageRef, cloud_mask: CloudMaskRef | None = None) -> ImageStack:
+    """One recipe image as a stack: its bands as selected, with the scale the user stated, if any, and its
+    cloud mask (``cloud_mask``, default: on, found beside the image; :mod:`landclass_ui.cloudmask`).
 
     Raises what :func:`landclass_ui.imagery.open_image` and :func:`landclass_ui.imagery.with_scale` raise.
     """
-    stack = open_image(ref.path, bands=ref.bands, resolution=ref.resolution)
+    cm = cloud_mask or CloudMaskRef()
+    stack = open_image(ref.path, bands=ref.bands, resolution=ref.resolution, cloud_mask=cm.enabled,
+                       mask_file=cm.file, mask_snow=cm.snow)
     return stack if ref.scale is None else with_scale(stack, ref.scale, ref.offset)
 
 
@@ -78,8 +83,18 @@ def open_recipe_images(recipe: Recipe) -> ImageStack:
     """
     if not recipe.images:
         raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
-    stacks = [open_ref(ref) for ref in recipe.images]
-    return stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [ref.path for ref in recipe.images])
+    cm = recipe.cloud_mask
+    refs = recipe.images
+    layers = [r.path for r in refs if len(refs) > 1 and mask_kind(r.path) and os.path.isfile(r.path)]
+    refs = [r for r in refs if r.path not in layers] or refs
+    stacks = [open_ref(ref, cm) for ref in refs]
+    stack = stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [ref.path for ref in refs])
+    if layers and cm.enabled:
+        stack = with_masks(stack, layers, snow=cm.snow)
+    elif layers:
+        stack = replace(stack, messages=[*stack.messages, "cloud mask off: "
+                                         + ", ".join(os.path.basename(p) for p in layers) + " not used"])
+    return stack
 
 
 def open_recipe_image(recipe: Recipe) -> ImageStack:
@@ -89,6 +104,14 @@ def open_recipe_image(recipe: Recipe) -> ImageStack:
     if not recipe.derived.empty:
         stack = add_derived(stack, recipe.derived)
     return add_auxiliary(stack, recipe.auxiliary) if recipe.auxiliary else stack
+
+
+def mask_summary(stack: ImageStack) -> str:
+    """One line on what the stack's cloud masks take out: ``"cloud mask: 12.3 % of the image is nodata (cloud
+    high probability 5.1 %, ...)"`` (:func:`landclass_ui.imagery.masked_share`)."""
+    share, per_flag = masked_share(stack)
+    parts = ", ".join(f"{name} {100 * v:.2f} %" for name, v in per_flag.items() if v > 0)
+    return f"cloud mask: {100 * share:.2f} % of the image is nodata" + (f" ({parts})" if parts else "")
 
 
 def read_recipe_training(recipe: Recipe, crs) -> pd.DataFrame:
@@ -130,6 +153,8 @@ def prepare(recipe: Recipe) -> Prepared:
     recipe.validate()
     stack = open_recipe_image(recipe)
     messages = list(stack.messages)
+    if stack.masks:
+        messages.append(mask_summary(stack))
     features = read_recipe_training(recipe, stack.crs)
     legend = recipe.legend_object()
     if legend is None:

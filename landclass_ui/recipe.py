@@ -21,10 +21,12 @@ JSON layout (``schema_version`` 1)::
                     {"layer": "water", "path": "occurrence.tif", "bands": null}],  # null: all bands
       "derived": {"pairwise": {"operations": ["nd"], "bands": ["B04", "B8A"]},  # bands: [] = all bands
                   "indices": ["ndvi", "ndwi"], "sensor": "sentinel-2",       # see landclass_ui.indices
-                  "roles": {"red": "B04", "nir": "B8A"}}                     # roles by hand win over the sensor
+                  "roles": {"red": "B04", "nir": "B8A"}},                    # roles by hand win over the sensor
+      "cloud_mask": {"enabled": true, "snow": false, "file": null}           # SCL / QA_PIXEL, see cloudmask
     }
 
-``derived`` is left out when it is empty, and a recipe without it loads with an empty one.
+``derived`` is left out when it is empty, and a recipe without it loads with an empty one; ``cloud_mask`` is
+left out when it is the default (on, snow kept, the quality layer found beside the image).
 
 Relative paths are resolved against the recipe file's folder.
 """
@@ -43,8 +45,8 @@ from .errors import RecipeError
 from .legend import Legend
 from .sensors import SENSOR_ALIASES
 
-__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "SCHEMA_VERSION",
-           "default_name"]
+__all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "CloudMaskRef",
+           "SCHEMA_VERSION", "default_name"]
 
 SCHEMA_VERSION = 1
 
@@ -130,6 +132,21 @@ class DerivedRef:
                    {str(k): str(v) for k, v in (d.get("roles") or {}).items()})
 
 
+@dataclass
+class CloudMaskRef:
+    """Cloud and shadow masking with the product's quality layer (:mod:`landclass_ui.cloudmask`): ``enabled``
+    (on by default, as SEPAL's mosaics), ``snow`` (mask snow and ice too), ``file`` (an SCL or QA_PIXEL raster
+    for band files whose layer is not found beside them; None: found beside the image)."""
+
+    enabled: bool = True
+    snow: bool = False
+    file: str | None = None
+
+    @property
+    def default(self) -> bool:
+        return self.enabled and not self.snow and not self.file
+
+
 def _aux_entry(entry, resolve):
     """An ``auxiliary`` entry as stored: a layer name, or a dict (``layer``, ``path`` resolved, ``bands``)."""
     if isinstance(entry, dict):
@@ -151,6 +168,7 @@ class Recipe:
     classifier: ClassifierRef = field(default_factory=ClassifierRef)
     auxiliary: list[str | dict] = field(default_factory=list)  # see landclass_ui.auxiliary
     derived: DerivedRef = field(default_factory=DerivedRef)
+    cloud_mask: CloudMaskRef = field(default_factory=CloudMaskRef)
     schema_version: int = SCHEMA_VERSION
 
     # --- validation -------------------------------------------------------------------------------------
@@ -187,6 +205,8 @@ class Recipe:
                 del image["scale"], image["offset"]
         if self.derived.empty and not (self.derived.sensor or self.derived.roles):
             del d["derived"]  # no derived bands: the layout of recipes written before they existed
+        if self.cloud_mask.default:
+            del d["cloud_mask"]
         return {"schema_version": d.pop("schema_version"), **d}
 
     def to_json(self) -> str:
@@ -234,6 +254,7 @@ class Recipe:
                 for t in d.get("training", [])
             ]
             clf = d.get("classifier") or {}
+            cm = d.get("cloud_mask") or {}
             recipe = cls(
                 name=str(d.get("name") or default_name()),
                 images=images,
@@ -242,6 +263,8 @@ class Recipe:
                 classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
                 auxiliary=[_aux_entry(a, resolve) for a in d.get("auxiliary") or []],
                 derived=DerivedRef.from_dict(d.get("derived")),
+                cloud_mask=CloudMaskRef(bool(cm.get("enabled", True)), bool(cm.get("snow", False)),
+                                        resolve(cm.get("file")) or None),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None

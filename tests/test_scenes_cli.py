@@ -73,10 +73,16 @@ def test_legend_and_colour_table_name_the_four_macroclasses(s2_map):
     for value, colour in colours.items():
         assert "#%02x%02x%02x" % cmap[value][:3] == colour
     assert len(set(colours.values())) == 4  # one distinct colour per class
-    present = set(np.unique(classes).tolist())
+    present = set(np.unique(classes).tolist()) - {255}
     assert present <= set(values)
     assert len(present) >= 3
     assert "training pixels: " in result.stderr
+    # the SCL beside the band files masks clouds and shadows: exactly those pixels are nodata (255)
+    with rasterio.open(SCENE / "T11UPT_20200804T183919_SCL_60m.jp2") as scl:
+        flagged = np.isin(scl.read(1), [0, 1, 3, 8, 9, 10])
+    assert flagged.sum() == 39  # 4 cloud shadow + 9 cloud medium + 26 cloud high (tests/data/SOURCE.md)
+    assert np.array_equal(classes == 255, flagged)
+    assert "cloud mask: SCL T11UPT_20200804T183919_SCL_60m.jp2" in result.stderr
 
 
 @pytest.mark.parametrize("macroclass", ["Water", "Vegetation"])

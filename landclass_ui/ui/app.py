@@ -9,9 +9,10 @@ is ``$LANDCLASS_WORKDIR`` or ``~/landclass``. Unexpected errors are shown in one
 traceback to ``<workdir>/landclass.log``.
 
 What the live map recomputes follows what changed in the recipe (its sections are compared before and after
-each edit): the images -> new grid, composite and map position; derived bands or auxiliary layers -> the live
-feature stack; training, legend or classifier -> retrain. The work runs in one background thread; every
-widget change it makes is handed to the kernel's event loop (:class:`~landclass_ui.ui.common.KernelLoop`).
+each edit): the images or their cloud mask -> new grid, composite and map position; derived bands or auxiliary
+layers -> the live feature stack; training, legend or classifier -> retrain. The work runs in one background
+thread; every widget change it makes is handed to the kernel's event loop
+(:class:`~landclass_ui.ui.common.KernelLoop`).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ from .trn import TrainingPanel, collected_points
 __all__ = ["LandclassApp", "default_recipe", "default_workdir", "changed_sections", "resend_state"]
 
 #: Recipe sections the live map depends on, and what a change of each one redoes.
-IMAGE_SECTIONS = ("images",)
+IMAGE_SECTIONS = ("images", "cloud_mask")
 STACK_SECTIONS = ("derived", "auxiliary")
 TRAIN_SECTIONS = ("training", "legend", "classifier")
 

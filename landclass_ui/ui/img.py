@@ -6,10 +6,11 @@ import os
 
 import ipywidgets as W
 
+from ..cloudmask import find_mask, mask_kind
 from ..errors import ImageError
-from ..imagery import combine_stacks, open_image
+from ..imagery import combine_stacks, open_image, with_masks
 from ..indices import INDICES, OPERATIONS, add_derived, available_indices
-from ..pipeline import open_recipe_images, open_ref
+from ..pipeline import mask_summary, open_recipe_images, open_ref
 from ..recipe import ImageRef
 from ..sensors import COMPOSITES, ROLES, SENSORS, detect_sensor, resolve_roles, sensor_from_paths
 from ..store import RecipeStore
@@ -70,6 +71,23 @@ class ImagePanel:
         self.apply_scale = W.Button(description="Set reflectance scale", layout=W.Layout(width="180px"))
         self.apply_scale.add_class("landclass-apply-scale")
         self.apply_scale.on_click(lambda _: guarded(self.message, self.set_scale, self.scale.value))
+        self.cloud = W.Checkbox(value=True, description="Mask clouds and shadows (SCL / QA_PIXEL)", indent=False,
+                                layout=W.Layout(width="auto"))
+        self.cloud.add_class("landclass-cloud-mask")
+        self.snow = W.Checkbox(value=False, description="and snow", indent=False, layout=W.Layout(width="auto"))
+        self.snow.add_class("landclass-mask-snow")
+        self.mask_file = W.Text(description="Mask file", placeholder="found beside the image",
+                                layout=W.Layout(width="340px"),
+                                tooltip="Sentinel-2 SCL or Landsat QA_PIXEL raster, for band files whose quality "
+                                        "layer is not beside them")
+        self.mask_file.add_class("landclass-mask-file")
+        self.apply_mask = W.Button(description="Use mask file", layout=W.Layout(width="120px"))
+        self.apply_mask.add_class("landclass-apply-mask")
+        self.mask_info = W.HTML()
+        self.mask_info.add_class("landclass-mask-info")
+        self.cloud.observe(lambda ch: self._on_mask_switch(), "value")
+        self.snow.observe(lambda ch: self._on_mask_switch(), "value")
+        self.apply_mask.on_click(lambda _: guarded(self.message, self.set_mask_file, self.mask_file.value))
         self.composite = W.Dropdown(options=list(COMPOSITES), value="true colour", description="Display",
                                     layout=W.Layout(width="340px"))
         self.info = W.HTML()
@@ -79,6 +97,7 @@ class ImagePanel:
         if self.chooser is not None:
             children.append(self.chooser)
         children += [self.info, self.bands, self.apply_bands, W.HBox([self.scale, self.apply_scale]),
+                     W.HBox([self.cloud, self.snow]), W.HBox([self.mask_file, self.apply_mask]), self.mask_info,
                      self.composite, self.derived_box, self.message]
         self.widget = W.VBox(children)
         self.widget.add_class("landclass-img")
@@ -109,14 +128,21 @@ class ImagePanel:
             return
         ref = images[0]
         self.scale.value = "" if ref.scale is None else f"{ref.scale:g}"
+        cm = self.store.recipe.cloud_mask
+        self._showing_mask = True
+        try:
+            self.cloud.value, self.snow.value = cm.enabled, cm.snow
+            self.mask_file.value = cm.file or ""
+        finally:
+            self._showing_mask = False
         self.others.value = "".join(
             f"<small>+ {os.path.basename(i.path.rstrip('/'))} (stacked on the first image's grid)</small><br>"
             for i in images[1:])
-        key = [(i.path, i.resolution, i.scale, i.offset) for i in images]
+        key = [(i.path, i.resolution, i.scale, i.offset) for i in images] + [repr(cm)]
         if key != self._shown_path:
             if ref.path != (self._shown_path or [(None,)])[0][0]:
                 self.path.value = ref.path
-            full = [guarded(self.message, open_ref, i) for i in images]
+            full = [guarded(self.message, open_ref, i, cm) for i in images]
             if any(f is None for f in full):
                 return
             stack = full[0]
@@ -136,17 +162,25 @@ class ImagePanel:
                                f"{g.crs.to_string()}, {len(stack.bands)} band(s) in {len(images)} file(s); "
                                f"{values}<br>{'<br>'.join(dict.fromkeys(stack.messages))}")
             self.bands.options = self._all_bands
+            if cm.file and cm.enabled:
+                stack = guarded(self.message, with_masks, stack, [cm.file], snow=cm.snow) or stack
+            self.mask_info.value = (f"<small>{mask_summary(stack)}</small>" if stack.masks else
+                                    "<small>cloud mask off</small>" if not cm.enabled else
+                                    "<small>no SCL / QA_PIXEL layer found beside the image: give a mask file to "
+                                    "mask clouds</small>")
         self.bands.value = tuple(self._selected())
         self._refresh_derived()
 
     def open(self, path: str) -> None:
         """Make ``path`` the recipe's image (a pattern opens every file it matches, stacked in name order);
         the sensor is taken from the product name when it tells (Landsat, Sentinel-2)."""
-        paths = expand_paths(path)
-        stack = open_image(paths)  # a clear error for a missing, corrupt or CRS-less file
+        paths, layer = _split_layers(expand_paths(path))
+        stack = open_image(paths, mask_file=layer)  # a clear error for a missing, corrupt or CRS-less file
 
         def change(r):
             r.images = [ImageRef(p) for p in paths]
+            if layer:
+                r.cloud_mask.file, r.cloud_mask.enabled = layer, True
             _settle_derived(r, stack.band_names, new_image=True, sensor=sensor_from_paths(paths))
         self.store.edit("open image", change)
         what = os.path.basename(paths[0].rstrip("/")) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
@@ -158,7 +192,7 @@ class ImagePanel:
         images = self.store.recipe.images
         if not images:
             return self.open(path)
-        paths = expand_paths(path)
+        paths, layer = _split_layers(expand_paths(path))
         refs = [*images, *(ImageRef(p) for p in paths)]
         stacks = [open_ref(r) for r in refs]
         combined = combine_stacks(stacks, [r.path for r in refs])  # NoOverlapError says which and where
@@ -168,6 +202,8 @@ class ImagePanel:
             r.images = [*r.images, *(ImageRef(p) for p in paths)]
             if sensor and not r.derived.sensor and not r.derived.roles:
                 r.derived.sensor = sensor
+            if layer:
+                r.cloud_mask.file, r.cloud_mask.enabled = layer, True
         self.store.edit("add image", change)
         added = sum(len(s.bands) for s in stacks[len(images):])
         self.message.show(f"added {os.path.basename(paths[0].rstrip('/'))}"
@@ -320,6 +356,40 @@ class ImagePanel:
             _settle_derived(r, names)
         guarded(self.message, self.store.edit, f"{role} band {band or 'none'}", change)
 
+    def _on_mask_switch(self) -> None:
+        if getattr(self, "_showing_mask", False):
+            return
+        guarded(self.message, self.set_cloud_mask, self.cloud.value, snow=self.snow.value)
+
+    def set_cloud_mask(self, enabled: bool, *, snow: bool = False) -> None:
+        """Mask clouds, cirrus and shadows (and snow, if ``snow``) with the image's SCL / QA_PIXEL layer, or not
+        (recipe ``cloud_mask``)."""
+        def change(r):
+            r.cloud_mask.enabled, r.cloud_mask.snow = bool(enabled), bool(snow)
+        self.store.edit("cloud mask " + ("on" if enabled else "off"), change)
+        self.message.show(("clouds and shadows" + (" and snow" if snow else "") + " are nodata") if enabled else
+                          "cloud mask off: clouds are classified like any pixel", "ok")
+
+    def set_mask_file(self, text: str) -> None:
+        """Use the SCL / QA_PIXEL raster at ``text`` as the cloud mask (empty: the one found beside the image).
+
+        Raises
+        ------
+        ImageError, CRSError, NoOverlapError
+            Not a single-band SCL or QA_PIXEL raster, or not over the image (the edit is refused).
+        """
+        path = os.path.expanduser(text.strip()) or None
+        if path:
+            images = open_recipe_images(self.store.recipe)
+            with_masks(images, [path])  # a clear error for a missing, multi-band or distant file
+
+        def change(r):
+            r.cloud_mask.file = path
+            r.cloud_mask.enabled = True
+        self.store.edit("cloud mask file", change)
+        self.message.show(f"cloud mask from {os.path.basename(path)}" if path else
+                          "cloud mask: the layer found beside the image", "ok")
+
     def set_scale(self, text: str) -> None:
         """State the reflectance scale of every image (``reflectance = stored x scale``); empty: as read.
 
@@ -350,6 +420,16 @@ class ImagePanel:
             _check_derived(r)
         self.store.edit("select indices", change)
         self.message.show(f"indices: {', '.join(indices) or 'none'}", "ok")
+
+
+def _split_layers(paths: list[str]) -> tuple[list[str], str | None]:
+    """Band files, and the SCL / QA_PIXEL file among several (a quality layer, not a band) when it is not the
+    one found beside them anyway (:func:`landclass_ui.cloudmask.find_mask`)."""
+    layers = [p for p in paths if len(paths) > 1 and mask_kind(p) and os.path.isfile(p)]
+    bands = [p for p in paths if p not in layers] or paths
+    if not layers or layers[0] in {find_mask(p) for p in bands}:
+        return bands, None
+    return bands, layers[0]
 
 
 def _check_derived(recipe) -> None:
