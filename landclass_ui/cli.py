@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import sys
 import textwrap
 import warnings
@@ -204,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-cloud-mask", action="store_true",
                    help="keep clouds and shadows (default: SCL/QA_PIXEL clouds, cirrus and shadows are nodata)")
     c.add_argument("--mask-snow", action="store_true", help="mask snow and ice too (SCL 11, QA_PIXEL bit 5)")
+    c.add_argument("--majority", type=int, metavar="N",
+                   help="regularize the class map with a majority (mode) filter of N x N pixels (odd: 3, 5, 7...)")
+    c.add_argument("--mmu", metavar="AREA",
+                   help="then remove patches smaller than this minimum mapping unit (GDAL sieve), in pixels or "
+                        "hectares: 12, 12px or 0.5ha")
     c.add_argument("--aux", action="append", metavar="LAYER", default=[],
                    help="auxiliary layer added to the bands (repeatable): latitude; terrain=DEM.tif (elevation, "
                         "slope, aspect, eastness, northness); water=OCCURRENCE.tif (every band of the file, e.g. "
@@ -253,7 +259,7 @@ def _recipe_from_classify(args):
     from .auxiliary import parse_cli as parse_aux_cli
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
-    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, TrainingRef
+    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, RegularizationRef, TrainingRef
 
     if args.cloud_mask and args.no_cloud_mask:
         raise RecipeError("give --cloud-mask FILE or --no-cloud-mask, not both")
@@ -270,7 +276,9 @@ def _recipe_from_classify(args):
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
         auxiliary=[parse_aux_cli(a) for a in args.aux],
         cloud_mask=CloudMaskRef(not args.no_cloud_mask, args.mask_snow, args.cloud_mask),
+        regularization=RegularizationRef(args.majority, *_parse_mmu(args.mmu)),
     )
+    recipe.regularization.validate()
     derived = _derived_from_args(args)
     if derived is not None:
         recipe.derived = derived
@@ -287,6 +295,16 @@ def _recipe_from_classify(args):
                 ref.bands = [b for b in bands if b in names] or []
             _check_bands(recipe, bands)
     return recipe
+
+
+def _parse_mmu(text: str | None) -> tuple[float | None, str]:
+    """``"12"``/``"12px"`` -> ``(12.0, "px")``, ``"0.5ha"`` -> ``(0.5, "ha")``, None -> ``(None, "px")``."""
+    if text is None:
+        return None, "px"
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[-+]?\d+)?)\s*(px|ha)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise RecipeError(f"--mmu must be a number of pixels or hectares, e.g. 12, 12px or 0.5ha, not {text!r}")
+    return float(match.group(1)), (match.group(2) or "px").lower()
 
 
 def _derived_from_args(args):

@@ -39,6 +39,8 @@ class OutputPaths:
     #: the legend for QGIS (``<stem>.qml``, applied when QGIS opens the map) and iota2
     #: (``<stem>_colorFile.txt``, ``<stem>_nomenclature.txt``)
     legend_files: tuple[str, ...] = ()
+    #: what the regularization of the class map changed (:meth:`landclass_ui.regularize.RegularizeResult.summary`)
+    regularization: str | None = None
 
 
 #: Outputs larger than this (uncompressed bytes) are written as tiles plus a VRT: 4 GiB, the classic TIFF limit
@@ -287,7 +289,8 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                          on_progress: Callable[[int, int], None] | None = None,
                          threads: int | None = None, compiled: bool = True, client=None,
                          cancel: threading.Event | None = None, scale: float | None = None,
-                         max_file_bytes: int | None = MAX_FILE_BYTES) -> OutputPaths:
+                         max_file_bytes: int | None = MAX_FILE_BYTES, majority: int | None = None,
+                         mmu: int | None = None) -> OutputPaths:
     """Classify ``stack`` with ``model`` window by window and write the class map (and probability) as COGs.
 
     Parameters
@@ -328,6 +331,11 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         An output larger than this, uncompressed, is written as tiles of at most this size plus a VRT that
         mosaics them (:func:`tile_windows`; SEPAL's export does the same), and its path in the result is the
         VRT's (``<stem>.vrt``). Default :data:`MAX_FILE_BYTES`; None: always one file.
+    majority, mmu : int, optional
+        Regularize the class map (:func:`landclass_ui.regularize.regularize_file`) before it is written: a
+        majority filter of ``majority`` x ``majority`` pixels, then a sieve to ``mmu`` pixels; at the image's
+        pixels, before ``scale``. The probabilities are left as predicted. ``OutputPaths.regularization`` says
+        what changed.
 
     Raises
     ------
@@ -410,6 +418,15 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                 if dst_q is not None:
                     dst_q.close()
                 bar.close()
+        summary = None
+        if majority is not None or mmu is not None:
+            _check(cancel)
+            from .regularize import regularize_file
+
+            regularized = temp_path(output.parent, output.stem, "reg")
+            temps.append(regularized)
+            summary = regularize_file(raw_class, regularized, majority=majority, mmu=mmu).summary()
+            raw_class = regularized
         finals: list[tuple[str, str]] = []  # (temporary, final) names, moved into place at the end
         written = []
         for raw, final, resampling, colormap in (
@@ -431,7 +448,7 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         for tmp, final in finals:
             os.chmod(tmp, default_file_mode())
             os.replace(tmp, final)
-        return OutputPaths(written[0], legend_csv, written[1], written[2], legend_files)
+        return OutputPaths(written[0], legend_csv, written[1], written[2], legend_files, summary)
     finally:
         for name in temps:
             if os.path.exists(name):

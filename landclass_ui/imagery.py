@@ -747,4 +747,4 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
         all_bands.extend(stack.bands)
     names = unique_names([b.name for b in all_bands])
     all_bands = [replace(b, name=n) for b, n in zip(all_bands, names)]
-    return ImageStack(grid, all_bands, messages, masks)
+    return ImageStack(grid, all_bands, list(dict.fromkeys(messages)), masks)

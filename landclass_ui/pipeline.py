@@ -34,7 +34,7 @@ from .imagery import ImageStack, combine_stacks, masked_share, open_image, with_
 from .indices import add_derived
 from .legend import Legend, normalize_name
 from .model import TrainedModel, fit
-from .recipe import CloudMaskRef, ImageRef, Recipe, TrainingRef
+from .recipe import CloudMaskRef, ImageRef, Recipe, RegularizationRef, TrainingRef
 from .report import AssessmentPaths, mapped_areas, write_assessment
 from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation i
     from .validation import CrossValidation
 
 __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images", "mask_summary",
+           "regularization_pixels",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
            "report", "run"]
 
@@ -104,6 +105,29 @@ def open_recipe_image(recipe: Recipe) -> ImageStack:
     if not recipe.derived.empty:
         stack = add_derived(stack, recipe.derived)
     return add_auxiliary(stack, recipe.auxiliary) if recipe.auxiliary else stack
+
+
+def regularization_pixels(reg: RegularizationRef, grid) -> tuple[int | None, int | None]:
+    """The majority window and the minimum mapping unit in pixels of the image's ``grid`` (hectares converted
+    with its pixel area, :func:`landclass_ui.regularize.mmu_pixels`).
+
+    Raises
+    ------
+    RecipeError
+        A bad setting (:meth:`RegularizationRef.validate`), or a unit in hectares on a grid in degrees.
+    """
+    from .regularize import mmu_pixels
+
+    reg.validate()
+    if reg.mmu is None:
+        return reg.majority, None
+    if reg.mmu_unit == "px":
+        return reg.majority, mmu_pixels(pixels=reg.mmu)
+    if not grid.crs.is_projected:
+        raise RecipeError(f"a minimum mapping unit in hectares needs an image in a projected CRS (metres), not "
+                          f"{grid.crs.to_string()}; give it in pixels")
+    area = abs(grid.transform.a * grid.transform.e) * grid.crs.linear_units_factor[1] ** 2
+    return reg.majority, mmu_pixels(hectares=reg.mmu, pixel_area_m2=area)
 
 
 def mask_summary(stack: ImageStack) -> str:
@@ -329,6 +353,7 @@ class RunResult:
     cross_validation: CrossValidation | None = None
     class_probability: str | None = None
     legend_files: tuple[str, ...] = ()  # <stem>.qml (QGIS), <stem>_colorFile.txt, <stem>_nomenclature.txt (iota2)
+    regularization: str | None = None  # what the majority filter and the sieve changed
 
 
 def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabilities: bool = False,
@@ -376,12 +401,15 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     held = hold_out(prepared.samples, validation_ratio, seed=seed)
     for m in held.messages:
         say(m)
+    majority, mmu = regularization_pixels(recipe.regularization, prepared.stack.grid)
     model = fit(held.learning, prepared.legend, recipe.classifier.name, recipe.classifier.params)
     say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
     paths: OutputPaths = export.write_classification(
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
         progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale,
-        max_file_bytes=max_file_bytes)
+        max_file_bytes=max_file_bytes, majority=majority, mmu=mmu)
+    if paths.regularization:
+        say("regularization: " + paths.regularization)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
     if result.cross_validation is not None:
         say(result.cross_validation.summary())
@@ -396,4 +424,5 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         samples_csv=samples_out, recipe_json=recipe_out, model=model, prepared=prepared,
         messages=prepared.messages, seconds=time.perf_counter() - start, accuracy=result.accuracy,
         assessment=written, cross_validation=result.cross_validation,
-        class_probability=paths.class_probability, legend_files=paths.legend_files)
+        class_probability=paths.class_probability, legend_files=paths.legend_files,
+        regularization=paths.regularization)

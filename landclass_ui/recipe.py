@@ -22,11 +22,13 @@ JSON layout (``schema_version`` 1)::
       "derived": {"pairwise": {"operations": ["nd"], "bands": ["B04", "B8A"]},  # bands: [] = all bands
                   "indices": ["ndvi", "ndwi"], "sensor": "sentinel-2",       # see landclass_ui.indices
                   "roles": {"red": "B04", "nir": "B8A"}},                    # roles by hand win over the sensor
-      "cloud_mask": {"enabled": true, "snow": false, "file": null}           # SCL / QA_PIXEL, see cloudmask
+      "cloud_mask": {"enabled": true, "snow": false, "file": null},          # SCL / QA_PIXEL, see cloudmask
+      "regularization": {"majority": 5, "mmu": 0.5, "mmu_unit": "ha"}        # after classification, see regularize
     }
 
 ``derived`` is left out when it is empty, and a recipe without it loads with an empty one; ``cloud_mask`` is
-left out when it is the default (on, snow kept, the quality layer found beside the image).
+left out when it is the default (on, snow kept, the quality layer found beside the image), ``regularization``
+when there is none.
 
 Relative paths are resolved against the recipe file's folder.
 """
@@ -46,7 +48,7 @@ from .legend import Legend
 from .sensors import SENSOR_ALIASES
 
 __all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "CloudMaskRef",
-           "SCHEMA_VERSION", "default_name"]
+           "RegularizationRef", "SCHEMA_VERSION", "default_name"]
 
 SCHEMA_VERSION = 1
 
@@ -147,6 +149,40 @@ class CloudMaskRef:
         return self.enabled and not self.snow and not self.file
 
 
+@dataclass
+class RegularizationRef:
+    """Regularization of the class map after classification (:mod:`landclass_ui.regularize`, as iota2 and
+    QGIS SCP offer): a ``majority`` (mode) filter of that odd window size in pixels (None: none), then a sieve to
+    the minimum mapping unit ``mmu`` in ``mmu_unit`` (``"px"`` pixels or ``"ha"`` hectares; None: none)."""
+
+    majority: int | None = None
+    mmu: float | None = None
+    mmu_unit: str = "px"
+
+    @property
+    def active(self) -> bool:
+        return self.majority is not None or self.mmu is not None
+
+    def validate(self) -> None:
+        """Raises :class:`RecipeError` for a window that is not an odd whole number >= 3, a minimum mapping unit
+        that is not a positive number, or a unit other than px or ha."""
+        m = self.majority
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 3 or m % 2 == 0):
+            raise RecipeError(f"the majority filter window must be an odd whole number of pixels >= 3 (3, 5, 7...), "
+                              f"not {m!r}")
+        if self.mmu is not None and (isinstance(self.mmu, bool) or not isinstance(self.mmu, (int, float))
+                                     or not self.mmu > 0 or self.mmu == float("inf")):
+            raise RecipeError(f"the minimum mapping unit must be a positive number, not {self.mmu!r}")
+        if self.mmu_unit not in ("px", "ha"):
+            raise RecipeError(f"the minimum mapping unit is in px (pixels) or ha (hectares), not {self.mmu_unit!r}")
+
+    def describe(self) -> str:
+        parts = [f"majority {self.majority}x{self.majority}"] if self.majority else []
+        if self.mmu is not None:
+            parts.append(f"minimum mapping unit {self.mmu:g} {self.mmu_unit}")
+        return ", ".join(parts) or "none"
+
+
 def _aux_entry(entry, resolve):
     """An ``auxiliary`` entry as stored: a layer name, or a dict (``layer``, ``path`` resolved, ``bands``)."""
     if isinstance(entry, dict):
@@ -169,6 +205,7 @@ class Recipe:
     auxiliary: list[str | dict] = field(default_factory=list)  # see landclass_ui.auxiliary
     derived: DerivedRef = field(default_factory=DerivedRef)
     cloud_mask: CloudMaskRef = field(default_factory=CloudMaskRef)
+    regularization: RegularizationRef = field(default_factory=RegularizationRef)
     schema_version: int = SCHEMA_VERSION
 
     # --- validation -------------------------------------------------------------------------------------
@@ -191,6 +228,7 @@ class Recipe:
                 raise RecipeError("a training data file entry has no path")
         if self.legend is not None:
             Legend.from_list(self.legend)
+        self.regularization.validate()
         parse_params(self.classifier.name, self.classifier.params)
 
     def legend_object(self) -> Legend | None:
@@ -207,6 +245,8 @@ class Recipe:
             del d["derived"]  # no derived bands: the layout of recipes written before they existed
         if self.cloud_mask.default:
             del d["cloud_mask"]
+        if not self.regularization.active:
+            del d["regularization"]
         return {"schema_version": d.pop("schema_version"), **d}
 
     def to_json(self) -> str:
@@ -255,6 +295,7 @@ class Recipe:
             ]
             clf = d.get("classifier") or {}
             cm = d.get("cloud_mask") or {}
+            reg = d.get("regularization") or {}
             recipe = cls(
                 name=str(d.get("name") or default_name()),
                 images=images,
@@ -263,6 +304,7 @@ class Recipe:
                 classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
                 auxiliary=[_aux_entry(a, resolve) for a in d.get("auxiliary") or []],
                 derived=DerivedRef.from_dict(d.get("derived")),
+                regularization=RegularizationRef(reg.get("majority"), reg.get("mmu"), reg.get("mmu_unit") or "px"),
                 cloud_mask=CloudMaskRef(bool(cm.get("enabled", True)), bool(cm.get("snow", False)),
                                         resolve(cm.get("file")) or None),
             )

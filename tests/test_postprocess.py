@@ -1,0 +1,118 @@
+"""Regularization after classification through the command line, the recipe and the CLS panel, on two real
+scenes that differ in sensor, CRS and layout (Sentinel-2 T11UPT loose JPEG2000 bands at 60 m, EPSG:32611; the
+Landsat 5 Amazon band files at 30 m, EPSG:32622), and a geographic-CRS scene for the hectare check (Sentinel-2
+Amazon, one 12-band GeoTIFF in EPSG:4326). The exported map must equal the unregularized map of the same run
+regularized in memory (:func:`landclass_ui.regularize.regularize`, tested on its own in test_regularize.py)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rio_cogeo.cogeo import cog_validate
+
+from landclass_ui.errors import RecipeError
+from landclass_ui.pipeline import regularization_pixels
+from landclass_ui.recipe import Recipe, RegularizationRef
+from landclass_ui.regularize import regularize
+
+DATA = Path(__file__).parent / "data"
+T11 = DATA / "s2_t11upt"
+SCENES = {
+    "s2-t11upt": ([T11 / f"T11UPT_20200804T183919_{b}_60m.jp2" for b in ("B02", "B03", "B04", "B8A", "B11", "B12")],
+                  T11 / "landcover.shp", "MC_name", 3600.0),
+    "l5-amazon": ([DATA / "l5_amazon" / f"LT52240631988227CUB02_B{i}.TIF" for i in (1, 2, 3, 4, 5, 7)],
+                  DATA / "l5_amazon" / "training_polygons.gpkg", "class", 900.0),
+}
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "landclass_ui.cli", *map(str, args)], capture_output=True,
+                          text=True)
+
+
+def read(path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+@pytest.mark.parametrize("scene", sorted(SCENES))
+def test_exported_map_is_the_plain_map_regularized(tmp_path, scene):
+    files, training, field, pixel_area = SCENES[scene]
+    common = ["classify", *files, "-t", training, "--class-field", field]
+    plain = run_cli(*common, "-o", tmp_path / "plain.tif")
+    assert plain.returncode == 0, plain.stderr
+    mmu_px = int(np.ceil(0.5 * 10_000 / pixel_area))  # 0.5 ha: 2 px at 60 m, 6 px at 30 m
+    reg = run_cli(*common, "-o", tmp_path / "reg.tif", "--majority", "5", "--mmu", "0.5ha",
+                  "--recipe-out", tmp_path / "recipe.json")
+    assert reg.returncode == 0, reg.stderr
+    before, after = read(tmp_path / "plain.tif"), read(tmp_path / "reg.tif")
+    expected = regularize(before, majority=5, mmu=mmu_px)
+    assert np.array_equal(after, expected)
+    changed = int((after != before).sum())
+    assert changed > 0
+    assert "regularization: majority 5x5 changed" in reg.stderr and f"sieve to {mmu_px} px" in reg.stderr
+    assert np.array_equal(after == 255, before == 255)  # nodata (clouds, no data) stays nodata
+    with rasterio.open(tmp_path / "reg.tif") as src, rasterio.open(tmp_path / "plain.tif") as ref:
+        assert src.colormap(1) == ref.colormap(1) and src.nodata == 255  # the legend's colours
+    assert cog_validate(str(tmp_path / "reg.tif"), quiet=True)[0]
+    saved = json.loads((tmp_path / "recipe.json").read_text())
+    assert saved["regularization"] == {"majority": 5, "mmu": 0.5, "mmu_unit": "ha"}
+    again = run_cli("run", tmp_path / "recipe.json", "-o", tmp_path / "again.tif")  # the recipe alone does it
+    assert again.returncode == 0, again.stderr
+    assert np.array_equal(read(tmp_path / "again.tif"), after)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--majority", "4"], "odd whole number"),
+    (["--majority", "1"], "odd whole number"),
+    (["--mmu", "2acres"], "12, 12px or 0.5ha"),
+    (["--mmu", "0"], "positive number"),
+])
+def test_bad_settings_exit_2_with_one_line(tmp_path, args, words):
+    files, training, field, _ = SCENES["s2-t11upt"]
+    result = run_cli("classify", *files, "-t", training, "--class-field", field, "-o", tmp_path / "m.tif", *args)
+    assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_hectares_need_a_projected_crs():
+    from landclass_ui.imagery import open_image
+
+    grid = open_image(str(DATA / "s2_amazon" / "sen2_L2A_12band.tif")).grid  # EPSG:4326
+    with pytest.raises(RecipeError, match="give it in pixels"):
+        regularization_pixels(RegularizationRef(None, 0.5, "ha"), grid)
+    assert regularization_pixels(RegularizationRef(3, 4, "px"), grid) == (3, 4)
+    t11 = open_image([str(p) for p in SCENES["s2-t11upt"][0]]).grid
+    assert regularization_pixels(RegularizationRef(None, 1, "ha"), t11) == (None, 3)  # 10000 / 3600 m² -> 3 px
+
+
+def test_recipe_round_trip_leaves_no_regularization_out(tmp_path):
+    recipe = Recipe(name="r")
+    assert "regularization" not in recipe.to_dict()
+    recipe.regularization = RegularizationRef(7, 12, "px")
+    recipe.save(tmp_path / "r.json")
+    assert Recipe.load(tmp_path / "r.json").regularization == RegularizationRef(7, 12.0, "px")
+
+
+def test_cls_regularization_box_edits_the_recipe(tmp_path):
+    from landclass_ui.store import RecipeStore
+    from landclass_ui.ui.postprocess import RegularizationBox
+
+    store = RecipeStore(Recipe(name="cls"), tmp_path / "work" / "recipe.json")
+    box = RegularizationBox(store)
+    box.majority.value = 5
+    box.unit.value = "ha"
+    box.mmu.value = "0.5"
+    assert store.recipe.regularization == RegularizationRef(5, 0.5, "ha")
+    saved = json.loads((tmp_path / "work" / "recipe.json").read_text())
+    assert saved["regularization"] == {"majority": 5, "mmu": 0.5, "mmu_unit": "ha"}
+    box.mmu.value = "half a hectare"
+    assert "landclass-msg-error" in box.message.value and "0.5" in box.message.value
+    assert store.recipe.regularization == RegularizationRef(5, 0.5, "ha")  # unchanged
+    box.mmu.value = ""
+    box.majority.value = 0
+    assert not store.recipe.regularization.active
+    assert "regularization" not in json.loads((tmp_path / "work" / "recipe.json").read_text())
