@@ -188,6 +188,72 @@ GRADIENT_TREE_BOOST = ClassifierSpec(
 )
 
 
+# --- histogram gradient boosting --------------------------------------------------------------------------
+
+
+def _hist_gradient_boosting(max_iter, learning_rate, max_nodes, max_depth, min_leaf_population,
+                            l2_regularization, early_stopping, seed):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=max_iter,
+        learning_rate=learning_rate,
+        max_leaf_nodes=max_nodes,
+        max_depth=max_depth,
+        min_samples_leaf=min_leaf_population,
+        l2_regularization=l2_regularization,
+        early_stopping=early_stopping,
+        random_state=seed,
+    )
+
+
+#: Histogram-based gradient boosting: scikit-learn's HistGradientBoostingClassifier (scikit-learn user guide,
+#: "Histogram-Based Gradient Boosting", scikit-learn.org/stable/modules/ensemble.html#histogram-based-gradient-
+#: boosting), the algorithm of LightGBM (Ke et al. 2017, "LightGBM: a highly efficient gradient boosting decision
+#: tree", NeurIPS 30): each band is binned into at most 255 quantile bins once, and the trees grow leaf-wise on
+#: the bins' histograms, which makes fitting fast on many pixels. Not in SEPAL (Earth Engine has no such
+#: classifier). Loss: multinomial log-loss; probabilities are the softmax of the boosted scores (the sigmoid for
+#: two classes), ``predict_proba``.
+#:
+#: Defaults are scikit-learn's (1.9): 100 iterations, learning rate 0.1, 31 leaves per tree, no depth limit,
+#: 20 pixels per leaf, no L2 regularization, except early stopping: scikit-learn's ``"auto"`` switches it on
+#: above 10,000 training pixels and then holds out 10% of them at random to decide when to stop, so the model
+#: would depend on the number of pixels and the seed; here it is off unless asked for (``early_stopping=true``).
+#: ``seed`` draws that hold-out and, above 200,000 training pixels, the subsample the bin edges are computed from
+#: (scikit-learn's ``random_state``); with fewer pixels and no early stopping the model does not depend on it.
+#: One iteration adds one tree per class (one in all for two classes). A leaf
+#: needs ``min_leaf_population`` pixels, so with fewer than twice that many training pixels no tree splits and
+#: every pixel gets the class shares of the training data (lower it for a handful of live-training clicks).
+#: Missing values (NaN) are handled by the trees (learnt direction at each split), but the pipeline never
+#: classifies a pixel with a nodata band (:func:`landclass_ui.model.predict_block`: class 255). No impurity-based
+#: band importance: :func:`feature_importance` gives None for it.
+HIST_GRADIENT_BOOSTING = ClassifierSpec(
+    name="hist-gradient-boosting",
+    label="Histogram gradient boosting",
+    params=(
+        Param("max_iter", int, 100, "boosting iterations (each adds one tree per class)", minimum=1, maximum=5000),
+        Param("learning_rate", float, 0.1, "learning rate (shrinkage): each tree's contribution",
+              minimum=0.0001, maximum=1.0),
+        Param("max_nodes", int, 31, "maximum leaf nodes per tree (none: limited by max_depth)", minimum=2,
+              none_ok=True),
+        Param("max_depth", int, None, "maximum depth of each tree (none: limited by max_nodes)", minimum=1,
+              maximum=64, none_ok=True),
+        Param("min_leaf_population", int, 20, "minimum training pixels in a leaf", minimum=1),
+        Param("l2_regularization", float, 0.0, "L2 regularization of the leaf values (0: none)", minimum=0.0,
+              maximum=1e6),
+        Param("early_stopping", bool, False, "true or false: stop once the loss on 10% of the pixels, held out at "
+              "random, stops improving"),
+        Param("seed", int, 1, "random seed (early-stopping hold-out; bin edges above 200,000 pixels)",
+              minimum=0),
+    ),
+    build=_hist_gradient_boosting,
+    short=("max_iter", "learning_rate"),
+    aliases=("hgb", "hgbt", "histgradientboosting", "hist_gradient_boosting", "histogram-gradient-boosting"),
+    doc="scikit-learn HistGradientBoostingClassifier (LightGBM's algorithm) with scikit-learn's defaults, early "
+        "stopping off; probabilities from the model",
+)
+
+
 # --- CART -------------------------------------------------------------------------------------------------
 
 
@@ -1011,7 +1077,9 @@ def _final_step(estimator):
 def feature_importance(model, band_names: list[str] | None = None):
     """Impurity-based importance of each band for the tree methods (random forest, gradient tree boosting,
     CART): a :class:`pandas.Series` indexed by band name, summing to 1, largest first; None for the others (and
-    for a tree that never split).
+    for a tree that never split). Histogram gradient boosting is one of the others: scikit-learn's
+    HistGradientBoostingClassifier has no ``feature_importances_`` (its docs point to permutation importance,
+    which needs labelled pixels to score on), so it gets None.
 
     ``model`` is a :class:`landclass_ui.classify.TrainedModel` (its band names are used) or a fitted estimator
     (bands then named by ``band_names``, else ``#0``, ``#1``...).
@@ -1035,7 +1103,8 @@ def feature_importance(model, band_names: list[str] | None = None):
 
 #: Registered classifiers by stable name.
 CLASSIFIERS: dict[str, ClassifierSpec] = {spec.name: spec for spec in (
-    RANDOM_FOREST, GRADIENT_TREE_BOOST, CART, NAIVE_BAYES, SVM, MINIMUM_DISTANCE, DECISION_TREE)}
+    RANDOM_FOREST, GRADIENT_TREE_BOOST, HIST_GRADIENT_BOOSTING, CART, NAIVE_BAYES, SVM, MINIMUM_DISTANCE,
+    DECISION_TREE)}
 DEFAULT_CLASSIFIER = "random-forest"
 
 

@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-cloud-mask", action="store_true",
                    help="keep clouds and shadows (default: SCL/QA_PIXEL clouds, cirrus and shadows are nodata)")
     c.add_argument("--mask-snow", action="store_true", help="mask snow and ice too (SCL 11, QA_PIXEL bit 5)")
+    c.add_argument("--no-gap-fill", action="store_true",
+                   help="images of several dates: leave masked pixels nodata (default: filled by linear "
+                        "interpolation in time from the nearest valid dates, as iota2)")
     c.add_argument("--majority", type=int, metavar="N",
                    help="regularize the class map with a majority (mode) filter of N x N pixels (odd: 3, 5, 7...)")
     c.add_argument("--mmu", metavar="AREA",
@@ -275,7 +278,7 @@ def _recipe_from_classify(args):
                   for t in args.training],
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
         auxiliary=[parse_aux_cli(a) for a in args.aux],
-        cloud_mask=CloudMaskRef(not args.no_cloud_mask, args.mask_snow, args.cloud_mask),
+        cloud_mask=CloudMaskRef(not args.no_cloud_mask, args.mask_snow, args.cloud_mask, not args.no_gap_fill),
         regularization=RegularizationRef(args.majority, *_parse_mmu(args.mmu)),
     )
     recipe.regularization.validate()
@@ -438,7 +441,7 @@ def _run_with(args, recipe, reference, remap, log, client) -> int:
         max_file_bytes=int(args.max_file_size * 1024 ** 3),
     )
     written = [result.classification, result.legend_csv, result.probability, result.class_probability,
-               result.samples_csv, result.recipe_json, *result.legend_files]
+               result.samples_csv, result.recipe_json, result.areas_csv, *result.legend_files]
     if result.assessment is not None:
         written += [result.assessment.results_md, result.assessment.confusion_png, result.assessment.confusion_csv]
     print(f"wrote {', '.join(w for w in written if w)} in {result.seconds:.1f} s")

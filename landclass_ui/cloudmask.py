@@ -60,11 +60,13 @@ KINDS = ("scl", "qa_pixel")
 @dataclass(frozen=True)
 class MaskSource:
     """A quality layer of an image: ``path`` (a single-band raster: SCL or QA_PIXEL), ``kind`` (``"scl"`` or
-    ``"qa_pixel"``), and whether snow is masked too."""
+    ``"qa_pixel"``), whether snow is masked too, and the names of the stack bands it masks (``bands``; empty:
+    every band read from a file; set when images of several products or dates are stacked)."""
 
     path: str
     kind: str
     snow: bool = False
+    bands: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -128,6 +130,7 @@ def find_mask(path: str | os.PathLike) -> str | None:
     """The quality layer that belongs to an image, if the product has one beside it, else None.
 
     * a Sentinel-2 L2A ``.SAFE`` folder: ``GRANULE/*/IMG_DATA/R20m/*_SCL_20m.jp2`` (else R60m);
+    * a folder of band files (``B04.tif``...): its ``SCL.tif``;
     * a Sentinel-2 band file ``<tile>_<datetime>_B04_10m.jp2``: ``<tile>_<datetime>_SCL_20m.jp2`` (or 60 m) in the
       same folder, or in a ``.SAFE``'s ``R20m``/``R60m`` folder beside it;
     * a band file of a folder per date (``B04.tif`` beside ``SCL.tif``, as STAC downloads store them);
@@ -135,6 +138,11 @@ def find_mask(path: str | os.PathLike) -> str | None:
     * a Landsat Collection 2 file ``<product>_SR_B4.TIF``: ``<product>_QA_PIXEL.TIF`` in the same folder.
     """
     p = Path(path)
+    if p.is_dir() and not (p / "GRANULE").is_dir():  # a folder of band files
+        for candidate in ("SCL.tif", "SCL.tiff", "SCL.jp2", "SCL.TIF"):
+            if (p / candidate).exists():
+                return str(p / candidate)
+        return None
     if p.is_dir():
         for res in ("R20m", "R60m", "R10m"):
             found = sorted(glob.glob(str(p / "GRANULE" / "*" / "IMG_DATA" / res / "*_SCL_*.jp2")))

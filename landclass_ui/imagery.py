@@ -20,6 +20,7 @@ knows nothing else about them (they live in :mod:`landclass_ui.indices` and :mod
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from rasterio.windows import Window
 from .cloudmask import MaskSource, find_mask, mask_kind
 from .errors import CRSError, ImageError, NoOverlapError
 from .sensors import REFLECTANCE, product_radiometry, s2_offset
+from .timeseries import date_band_name, day_numbers, gap_fill
 
 __all__ = [
     "Grid",
@@ -47,6 +49,10 @@ __all__ = [
     "open_image",
     "with_masks",
     "masked_share",
+    "series_shares",
+    "stack_dates",
+    "TimeSeries",
+    "read_band_folder",
     "open_images",
     "combine_stacks",
     "READERS",
@@ -145,6 +151,18 @@ class BandSource:
     computed: ComputedBand | None = None
 
 
+@dataclass(frozen=True)
+class TimeSeries:
+    """The dates of a stack made of several acquisitions: ``dates`` in time order, ``bands[t]`` the stack band
+    names of date ``t`` (the same band of every date at the same position: ``20230810_B04``, ``20230813_B04``),
+    and ``gap_fill``: masked pixels of a date filled by linear interpolation between the nearest valid dates
+    (:func:`landclass_ui.timeseries.gap_fill`, iota2's default)."""
+
+    dates: tuple[_dt.date, ...]
+    bands: tuple[tuple[str, ...], ...]
+    gap_fill: bool = True
+
+
 @dataclass
 class ImageStack:
     """Bands from one or more files, read on one common :class:`Grid`.
@@ -158,14 +176,18 @@ class ImageStack:
     messages : list of str
         What was done that a user should know (resampling, the Sentinel-2 offset applied, ...).
     masks : list of MaskSource
-        Quality layers (SCL, QA_PIXEL; :mod:`landclass_ui.cloudmask`) whose flagged pixels are nodata in every
-        band read from a file.
+        Quality layers (SCL, QA_PIXEL; :mod:`landclass_ui.cloudmask`) whose flagged pixels are nodata in the
+        bands they cover (every band read from a file, unless the mask names its bands).
+    series : TimeSeries or None
+        For images of several dates stacked by :func:`stack_dates`: the dates, the bands of each, and whether
+        masked pixels are filled from the other dates (:func:`landclass_ui.timeseries.gap_fill`).
     """
 
     grid: Grid
     bands: list[BandSource]
     messages: list[str] = field(default_factory=list)
     masks: list[MaskSource] = field(default_factory=list)
+    series: TimeSeries | None = None
 
     @property
     def band_names(self) -> list[str]:
@@ -263,11 +285,14 @@ class ImageStack:
                     if band.computed is None:
                         out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
                         done[band.name] = i
-                if masks and done:
-                    invalid = _read_masks(masks, window, out_shape)
+                for mask, src in masks:
+                    invalid = _read_mask(mask, src, window, out_shape)
                     if invalid.any():
-                        rows = list(done.values())
+                        rows = [done[n] for n in (mask.bands or done) if n in done]
                         out[rows] = np.where(invalid, np.float32(np.nan), out[rows])
+                if self.series is not None and self.series.gap_fill and len(self.series.dates) > 1:
+                    rows = np.array([[done[n] for n in names] for names in self.series.bands])  # (T, bands)
+                    out[rows] = gap_fill(out[rows], day_numbers(self.series.dates))[0]
                 for i, band in enumerate(self.bands):  # computed bands, from the bands before them
                     if band.computed is not None:
                         needs = band.computed.inputs
@@ -363,18 +388,14 @@ def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
     return values
 
 
-def _read_masks(masks, window: Window, out_shape: tuple[int, int] | None) -> np.ndarray:
-    """True where any quality layer flags the pixel (nearest-neighbour when resampled to ``out_shape``)."""
+def _read_mask(mask: MaskSource, src, window: Window, out_shape: tuple[int, int] | None) -> np.ndarray:
+    """True where the quality layer flags the pixel (nearest-neighbour when resampled to ``out_shape``)."""
     sized = {} if out_shape is None else {"out_shape": out_shape, "resampling": Resampling.nearest}
-    invalid = None
-    for mask, src in masks:
-        try:
-            values = src.read(1, window=window, **sized)
-        except rasterio.errors.RasterioIOError as exc:
-            raise ImageError(f"cannot read the {mask.label} mask {mask.path}: {exc}; the file may be corrupt") from None
-        flagged = mask.invalid(values)
-        invalid = flagged if invalid is None else invalid | flagged
-    return invalid
+    try:
+        values = src.read(1, window=window, **sized)
+    except rasterio.errors.RasterioIOError as exc:
+        raise ImageError(f"cannot read the {mask.label} mask {mask.path}: {exc}; the file may be corrupt") from None
+    return mask.invalid(values)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -545,9 +566,75 @@ def _s2_grid(files: dict[int, dict[str, str]], target: int) -> Grid:
         return Grid(src.crs, Affine(target, 0, left, 0, -target, top), width, height)
 
 
+# --- A folder of band files (a STAC item downloaded: B02.tif, B03.tif, ..., SCL.tif, <item>.json) ------------
+
+_FOLDER_BAND_RE = re.compile(r"^(B\d[\dA])\.(tiff?|jp2)$", re.IGNORECASE)
+
+
+def is_band_folder(path: str) -> bool:
+    """True for a folder (not a ``.SAFE``) holding band files named ``B02.tif``, ``B8A.jp2``..."""
+    p = Path(path)
+    return p.is_dir() and not is_safe(path) and any(_FOLDER_BAND_RE.match(f.name) for f in p.iterdir())
+
+
+def read_band_folder(path: str, *, bands: Sequence[str] | None = None, resolution: float | None = None
+                     ) -> ImageStack:
+    """Reader for a folder of one acquisition's band files, ``B02.tif``, ``B03.tif``... (as a STAC item's assets
+    are downloaded, e.g. from Element84's earth-search), stacked in band order on the finest band's grid.
+
+    Reflectance: from the STAC item JSON in the folder, when there is one: each asset's ``raster:bands`` scale,
+    and its offset unless the item says ``earthsearch:boa_offset_applied`` (then the files already hold
+    ``reflectance x 10000`` and the item's offset of -0.1 is a known metadata error: Element84/earth-search#9).
+    Without an item, values are as stored. DN 0 is nodata. ``SCL.tif`` beside the bands is the cloud mask
+    (:func:`landclass_ui.cloudmask.find_mask`), not a band.
+
+    Raises
+    ------
+    ImageError
+        A requested band that is not in the folder.
+    """
+    import json
+
+    folder = Path(path)
+    files = {m.group(1).upper(): str(f) for f in sorted(folder.iterdir()) if (m := _FOLDER_BAND_RE.match(f.name))}
+    wanted = [b.upper() for b in bands] if bands else sorted(files, key=lambda b: (len(b.rstrip("A")), b))
+    missing = [b for b in wanted if b not in files]
+    if missing:
+        raise ImageError(f"band(s) {', '.join(missing)} not in {folder.name}; it has {', '.join(sorted(files))}")
+    scales: dict[str, tuple[float, float]] = {}
+    messages = []
+    for item in sorted(folder.glob("*.json")):
+        try:
+            stac = json.loads(item.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(stac, dict) or stac.get("type") != "Feature":
+            continue
+        applied = bool(stac.get("properties", {}).get("earthsearch:boa_offset_applied"))
+        for asset in stac.get("assets", {}).values():
+            band = Path(str(asset.get("href", ""))).name.split(".")[0].upper()
+            rb = (asset.get("raster:bands") or [{}])[0]
+            if band in files and rb.get("scale") is not None:
+                scales[band] = (float(rb["scale"]), 0.0 if applied else float(rb.get("offset") or 0.0))
+        if scales:
+            messages.append(f"reflectance = DN x {next(iter(scales.values()))[0]:g} from the STAC item {item.name}"
+                            + (" (offset already applied: earthsearch:boa_offset_applied)" if applied else ""))
+        break
+    stacks = [read_raster_file(files[b]) for b in wanted]
+    sources = []
+    for b, one in zip(wanted, stacks):
+        band = replace(one.bands[0], name=b, nodata=one.bands[0].nodata if one.bands[0].nodata is not None else 0.0)
+        if b in scales:
+            band = replace(band, scale=scales[b][0], offset=scales[b][1], unit=REFLECTANCE)
+        sources.append(band)
+    grid = min((one.grid for one in stacks), key=lambda g: abs(g.res[0]))
+    return ImageStack(grid, sources, messages)
+
+
 #: Readers tried in order: ``(accepts(path) -> bool, read(path, bands=, resolution=) -> ImageStack)``.
 READERS: list[tuple[Callable[[str], bool], Callable[..., ImageStack]]] = [
     (is_safe, read_safe),
+    (is_band_folder, read_band_folder),
     (lambda p: os.path.isfile(p), lambda p, **_: read_raster_file(p)),
 ]
 
@@ -611,7 +698,7 @@ def open_image(
     paths = [p for p in paths if p not in layers]
     if len(paths) == 1:
         stack = _read_one(paths[0], bands=bands, resolution=resolution)
-        stack = stack if is_safe(paths[0]) else stack.select(bands)
+        stack = stack if is_safe(paths[0]) or is_band_folder(paths[0]) else stack.select(bands)
     else:
         stacks = [_read_one(p, resolution=resolution) for p in paths]
         stack = combine_stacks(stacks, paths).select(bands)
@@ -657,19 +744,12 @@ def with_masks(stack: ImageStack, paths: Sequence[str | None], *, snow: bool = F
     return replace(stack, masks=masks, messages=messages)
 
 
-def masked_share(stack: ImageStack, *, max_side: int = 2048) -> tuple[float, dict[str, float]]:
-    """The share (0-1) of the image's pixels its masks flag, and the share per SCL class / QA_PIXEL bit name.
-
-    Read at most ``max_side`` pixels a side (nearest neighbour): an estimate to within a pixel's share for
-    larger images. ``(0.0, {})`` without a mask.
-    """
-    if not stack.masks:
-        return 0.0, {}
+def _mask_values(stack: ImageStack, max_side: int) -> list[tuple[MaskSource, np.ndarray]]:
+    """Each mask's stored values on the stack's grid, at most ``max_side`` pixels a side (nearest)."""
     scale = max(1.0, max(stack.grid.width, stack.grid.height) / max_side)
     shape = (max(1, round(stack.grid.height / scale)), max(1, round(stack.grid.width / scale)))
     window = Window(0, 0, stack.grid.width, stack.grid.height)
-    invalid = np.zeros(shape, bool)
-    per_flag: dict[str, float] = {}
+    out = []
     with contextlib.ExitStack() as files:
         for mask in stack.masks:
             src = files.enter_context(_open_raster(mask.path))
@@ -677,12 +757,97 @@ def masked_share(stack: ImageStack, *, max_side: int = 2048) -> tuple[float, dic
                 src = files.enter_context(WarpedVRT(src, crs=stack.grid.crs, transform=stack.grid.transform,
                                                     width=stack.grid.width, height=stack.grid.height,
                                                     resampling=Resampling.nearest))
-            values = src.read(1, window=window, out_shape=shape, resampling=Resampling.nearest)
-            invalid |= mask.invalid(values)
-            for flag, name in mask.flags().items():
-                hit = values == flag if mask.kind == "scl" else (values.astype(np.uint32) >> flag) & 1 == 1
-                per_flag[name] = per_flag.get(name, 0.0) + float(hit.mean())
+            out.append((mask, src.read(1, window=window, out_shape=shape, resampling=Resampling.nearest)))
+    return out
+
+
+def masked_share(stack: ImageStack, *, max_side: int = 2048) -> tuple[float, dict[str, float]]:
+    """The share (0-1) of the image's pixels its masks flag, and the share per SCL class / QA_PIXEL bit name.
+
+    Read at most ``max_side`` pixels a side (nearest neighbour): an estimate to within a pixel's share for
+    larger images. ``(0.0, {})`` without a mask. For a stack of several dates, a pixel counts when any date's
+    mask flags it (see :func:`series_shares` for each date's).
+    """
+    if not stack.masks:
+        return 0.0, {}
+    invalid = None
+    per_flag: dict[str, float] = {}
+    for mask, values in _mask_values(stack, max_side):
+        flagged = mask.invalid(values)
+        invalid = flagged if invalid is None else invalid | flagged
+        for flag, name in mask.flags().items():
+            hit = values == flag if mask.kind == "scl" else (values.astype(np.uint32) >> flag) & 1 == 1
+            per_flag[name] = per_flag.get(name, 0.0) + float(hit.mean()) / len(stack.masks)
     return float(invalid.mean()), per_flag
+
+
+def series_shares(stack: ImageStack, *, max_side: int = 2048) -> list[tuple[_dt.date, float, float]]:
+    """For a stack of several dates (:attr:`ImageStack.series`): ``(date, masked, filled)`` per date, the shares
+    (0-1) of the pixels masked on that date and of those filled from other dates (masked, but valid on some other
+    date: :func:`landclass_ui.timeseries.gap_fill`; 0 when gap filling is off). Estimated on at most
+    ``max_side`` pixels a side. ``[]`` for a single-date stack."""
+    series = stack.series
+    if series is None:
+        return []
+    values = _mask_values(stack, max_side)
+    shape = values[0][1].shape if values else (1, 1)
+    masked = []
+    for names in series.bands:
+        flags = np.zeros(shape, bool)
+        for mask, v in values:
+            if not mask.bands or set(mask.bands) & set(names):
+                flags |= mask.invalid(v)
+        masked.append(flags)
+    clear_somewhere = ~np.logical_and.reduce(masked) if masked else np.zeros(shape, bool)
+    return [(d, float(m.mean()), float((m & clear_somewhere).mean()) if series.gap_fill else 0.0)
+            for d, m in zip(series.dates, masked)]
+
+
+def stack_dates(stacks: list[ImageStack], dates: Sequence[_dt.date], paths: Sequence[str], *,
+                gap_fill: bool = True) -> ImageStack:
+    """Stack images of several dates of the same area as one feature stack, dates in time order, each band
+    named by its date (``20230810_B04``, iota2's and SEPAL's naming), on the earliest image's grid.
+
+    Images of the same date (e.g. one file per band) are first stacked band after band (:func:`combine_stacks`).
+    Every date must have the same bands (the names before the date prefix). Each date's cloud mask masks only
+    that date's bands, and with ``gap_fill`` the masked pixels are filled by linear interpolation in time
+    (:class:`TimeSeries`).
+
+    Raises
+    ------
+    ImageError
+        Dates with different bands (the message lists them), or fewer than two dates.
+    NoOverlapError
+        An image that does not overlap the first.
+    """
+    by_date: dict[_dt.date, list[int]] = {}
+    for i, d in enumerate(dates):
+        by_date.setdefault(d, []).append(i)
+    if len(by_date) < 2:
+        raise ImageError("a time series needs images of at least two dates")
+    ordered = sorted(by_date)
+    per_date = []
+    for d in ordered:
+        idx = by_date[d]
+        one = stacks[idx[0]] if len(idx) == 1 else combine_stacks([stacks[i] for i in idx], [paths[i] for i in idx])
+        per_date.append(one)
+    first = per_date[0].band_names
+    for d, one in zip(ordered, per_date):
+        if one.band_names != first:
+            raise ImageError(f"the images of {d.isoformat()} have the bands {', '.join(one.band_names)}, those of "
+                             f"{ordered[0].isoformat()} {', '.join(first)}; give every date the same bands")
+    renamed = []
+    for d, one in zip(ordered, per_date):
+        names = {b.name: date_band_name(d, b.name) for b in one.bands}
+        renamed.append(replace(one, bands=[replace(b, name=names[b.name]) for b in one.bands],
+                               masks=[replace(m, bands=tuple(names[n] for n in (m.bands or names)))
+                                      for m in one.masks]))
+    stack = combine_stacks(renamed, [paths[by_date[d][0]] for d in ordered])
+    series = TimeSeries(tuple(ordered), tuple(tuple(b.name for b in one.bands) for one in renamed), gap_fill)
+    note = (f"time series of {len(ordered)} dates ({', '.join(d.isoformat() for d in ordered)}), bands named "
+            f"<date>_<band>" + ("; masked pixels filled by linear interpolation in time" if gap_fill and
+                                stack.masks else ""))
+    return replace(stack, series=series, messages=[*stack.messages, note])
 
 
 def with_scale(stack: ImageStack, scale: float, offset: float = 0.0) -> ImageStack:
@@ -734,10 +899,10 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
     grid = stacks[0].grid
     messages = list(stacks[0].messages)
     all_bands = list(stacks[0].bands)
-    masks = list(stacks[0].masks)
+    masks = [_scoped(m, stacks[0]) for m in stacks[0].masks]
     for stack, path in zip(stacks[1:], paths[1:]):
         messages.extend(stack.messages)
-        masks.extend(m for m in stack.masks if m not in masks)
+        masks.extend(_scoped(m, stack) for m in stack.masks)
         if not stack.grid.same_as(grid):
             _check_overlap(stack.grid, grid, path, paths[0])
             messages.append(
@@ -746,5 +911,25 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
             )
         all_bands.extend(stack.bands)
     names = unique_names([b.name for b in all_bands])
+    renamed = {id(b): n for b, n in zip(all_bands, names)}
+    masks = _merge_masks([replace(m, bands=tuple(renamed.get(id(b), b.name) for b in all_bands if b.name in m.bands
+                                                 and any(b is x for x in owner.bands)))
+                          for m, owner in masks])
     all_bands = [replace(b, name=n) for b, n in zip(all_bands, names)]
     return ImageStack(grid, all_bands, list(dict.fromkeys(messages)), masks)
+
+
+def _scoped(mask: MaskSource, stack: ImageStack) -> tuple[MaskSource, ImageStack]:
+    """The mask with the file bands of ``stack`` it covers named, and the stack they belong to."""
+    names = mask.bands or tuple(b.name for b in stack.bands if b.computed is None)
+    return replace(mask, bands=tuple(names)), stack
+
+
+def _merge_masks(masks: list[MaskSource]) -> list[MaskSource]:
+    """One mask per (path, kind, snow), covering the bands of all its copies (a mask found beside each of
+    several band files of one product)."""
+    merged: dict[tuple, MaskSource] = {}
+    for m in masks:
+        key = (m.path, m.kind, m.snow)
+        merged[key] = replace(m, bands=tuple(dict.fromkeys((*merged[key].bands, *m.bands)))) if key in merged else m
+    return list(merged.values())

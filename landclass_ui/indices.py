@@ -473,16 +473,30 @@ def derived_sources(band_names: Sequence[str], *, operations: Sequence[str] = ()
 def add_derived(stack, derived):
     """``stack`` (an :class:`~landclass_ui.imagery.ImageStack`) with the derived bands of ``derived``
     appended (a recipe ``DerivedRef`` or a dict with ``pairwise: {operations, bands}``, ``indices``,
-    ``sensor``, ``roles``), computed from its file bands. Raises what :func:`derived_sources` raises."""
+    ``sensor``, ``roles``), computed from its file bands. For a stack of several dates (``stack.series``), each
+    index is computed for each date from that date's bands (``20230810_ndvi``; roles and sensor name the bands
+    without their date). Raises what :func:`derived_sources` raises."""
     if not isinstance(derived, Mapping):
         from dataclasses import asdict
 
         derived = asdict(derived)
     pair = derived.get("pairwise") or {}
+    series = getattr(stack, "series", None)
     sources = derived_sources(
         stack.image_bands,
         operations=pair.get("operations") or (), pair_bands=pair.get("bands") or (),
-        indices=derived.get("indices") or (), sensor=derived.get("sensor"), roles=derived.get("roles") or {},
-        units=stack.units,
+        indices=() if series else derived.get("indices") or (), sensor=derived.get("sensor"),
+        roles=derived.get("roles") or {}, units=stack.units,
     )
+    if series and derived.get("indices"):  # indices per date, from that date's bands: 20230810_ndvi
+        from .timeseries import date_band_name, split_date_band_name
+
+        units = stack.units
+        for date, names in zip(series.dates, series.bands):
+            plain = {split_date_band_name(n)[1]: n for n in names}
+            for src in derived_sources(list(plain), indices=derived["indices"], sensor=derived.get("sensor"),
+                                       roles=derived.get("roles") or {},
+                                       units={b: units.get(n, "") for b, n in plain.items()}):
+                computed = DerivedBand(src.computed.func, tuple(plain[b] for b in src.computed.inputs))
+                sources.append(replace(src, name=date_band_name(date, src.name), computed=computed))
     return replace(stack, bands=[*stack.bands, *sources]) if sources else stack

@@ -228,7 +228,7 @@ def run_task(folder: str | os.PathLike) -> int:
                      on_progress=on_progress, validation_ratio=options.validation_ratio, reference=reference,
                      cancel=cancel, log=lambda m: LOG.info("%s", m))
         outputs = [result.classification, result.legend_csv, result.probability, result.class_probability,
-                   *result.legend_files]
+                   result.areas_csv, *result.legend_files]
         if result.assessment is not None:
             outputs.append(result.assessment.results_md)
         status.state, status.outputs, code = "done", [o for o in outputs if o], 0

@@ -25,24 +25,35 @@ import pandas as pd
 from . import export
 from .accuracy import AccuracyReport
 from .accuracy import assess as assess_accuracy
+from .areas import write_areas
 from .auxiliary import add_auxiliary
 from .classifiers import feature_importance
 from .cloudmask import mask_kind
-from .errors import RecipeError
+from .errors import LandclassError, RecipeError
 from .export import OutputPaths
-from .imagery import ImageStack, combine_stacks, masked_share, open_image, with_masks, with_scale
+from .imagery import (
+    ImageStack,
+    combine_stacks,
+    masked_share,
+    open_image,
+    series_shares,
+    stack_dates,
+    with_masks,
+    with_scale,
+)
 from .indices import add_derived
 from .legend import Legend, normalize_name
 from .model import TrainedModel, fit
 from .recipe import CloudMaskRef, ImageRef, Recipe, RegularizationRef, TrainingRef
 from .report import AssessmentPaths, mapped_areas, write_assessment
+from .timeseries import acquisition_date
 from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
 
 if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation is made, not with the app
     from .validation import CrossValidation
 
 __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images", "mask_summary",
-           "regularization_pixels",
+           "combine_refs", "is_mask_ref", "regularization_pixels",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
            "report", "run"]
 
@@ -75,7 +86,7 @@ def open_ref(ref: ImageRef, cloud_mask: CloudMaskRef | None = None) -> ImageStac
 
 def open_recipe_images(recipe: Recipe) -> ImageStack:
     """The recipe's images, bands as selected, as one stack on the first image's grid (no derived band, no
-    auxiliary layer: what the map shows as the image).
+    auxiliary layer: what the map shows as the image); see :func:`combine_refs`.
 
     Raises
     ------
@@ -85,17 +96,41 @@ def open_recipe_images(recipe: Recipe) -> ImageStack:
     if not recipe.images:
         raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
     cm = recipe.cloud_mask
-    refs = recipe.images
-    layers = [r.path for r in refs if len(refs) > 1 and mask_kind(r.path) and os.path.isfile(r.path)]
-    refs = [r for r in refs if r.path not in layers] or refs
-    stacks = [open_ref(ref, cm) for ref in refs]
-    stack = stacks[0] if len(stacks) == 1 else combine_stacks(stacks, [ref.path for ref in refs])
+    refs = [r for r in recipe.images if not is_mask_ref(r, recipe.images)] or recipe.images
+    stack = combine_refs(refs, [open_ref(ref, cm) for ref in refs], cm)
+    layers = [r.path for r in recipe.images if r not in refs]
     if layers and cm.enabled:
         stack = with_masks(stack, layers, snow=cm.snow)
     elif layers:
         stack = replace(stack, messages=[*stack.messages, "cloud mask off: "
                                          + ", ".join(os.path.basename(p) for p in layers) + " not used"])
     return stack
+
+
+def is_mask_ref(ref: ImageRef, refs: list[ImageRef]) -> bool:
+    """True for an SCL / QA_PIXEL file among several images: a cloud mask, not a band."""
+    return len(refs) > 1 and bool(mask_kind(ref.path)) and os.path.isfile(ref.path)
+
+
+def combine_refs(refs: list[ImageRef], stacks: list[ImageStack], cm: CloudMaskRef | None = None) -> ImageStack:
+    """The stacks of several recipe images as one: when they are of two dates or more (the acquisition dates
+    in their names or STAC items, :func:`landclass_ui.timeseries.acquisition_date`), a time series with bands
+    named by date and masked pixels filled in time (:func:`landclass_ui.imagery.stack_dates`); else band after
+    band (:func:`landclass_ui.imagery.combine_stacks`)."""
+    if len(stacks) == 1:
+        return stacks[0]
+    paths = [r.path for r in refs]
+    dates = [_date_or_none(p) for p in paths]
+    if None not in dates and len(set(dates)) > 1:
+        return stack_dates(stacks, dates, paths, gap_fill=(cm or CloudMaskRef()).gap_fill)
+    return combine_stacks(stacks, paths)
+
+
+def _date_or_none(path: str):
+    try:
+        return acquisition_date(path)
+    except LandclassError:
+        return None
 
 
 def open_recipe_image(recipe: Recipe) -> ImageStack:
@@ -132,7 +167,16 @@ def regularization_pixels(reg: RegularizationRef, grid) -> tuple[int | None, int
 
 def mask_summary(stack: ImageStack) -> str:
     """One line on what the stack's cloud masks take out: ``"cloud mask: 12.3 % of the image is nodata (cloud
-    high probability 5.1 %, ...)"`` (:func:`landclass_ui.imagery.masked_share`)."""
+    high probability 5.1 %, ...)"`` (:func:`landclass_ui.imagery.masked_share`), and for several dates, the
+    share masked and filled of each (:func:`landclass_ui.imagery.series_shares`)."""
+    if stack.series is not None:
+        shares = series_shares(stack)
+        left = masked_share(stack)[0] if not stack.series.gap_fill else None
+        parts = [f"{d.isoformat()} {100 * m:.1f} %" + (f" ({100 * f:.1f} % filled)" if stack.series.gap_fill else "")
+                 for d, m, f in shares]
+        tail = ("" if left is None else f"; gap filling off: {100 * left:.1f} % of the image is nodata on some date")
+        return "cloud mask per date: " + ", ".join(parts) + " (filled: masked, filled by linear interpolation in " \
+            "time from the nearest valid dates)" * bool(stack.series.gap_fill) + tail
     share, per_flag = masked_share(stack)
     parts = ", ".join(f"{name} {100 * v:.2f} %" for name, v in per_flag.items() if v > 0)
     return f"cloud mask: {100 * share:.2f} % of the image is nodata" + (f" ({parts})" if parts else "")
@@ -354,6 +398,7 @@ class RunResult:
     class_probability: str | None = None
     legend_files: tuple[str, ...] = ()  # <stem>.qml (QGIS), <stem>_colorFile.txt, <stem>_nomenclature.txt (iota2)
     regularization: str | None = None  # what the majority filter and the sieve changed
+    areas_csv: str | None = None  # <stem>_areas.csv: class, pixels, hectares, share (+ adjusted, with a reference)
 
 
 def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabilities: bool = False,
@@ -370,8 +415,9 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
     beside it (``color,value,label``), and when asked ``<stem>_probability.tif`` (winning-class probability,
     0-100, uint8, nodata 255), ``<stem>_class_probability.tif`` (``class_probabilities``: one band per legend
-    class, ``"<class> %"``, 0-100), the training pixel table as CSV (``samples_out``), and the recipe as JSON
-    (``recipe_out``).
+    class, ``"<class> %"``, 0-100), the training pixel table as CSV (``samples_out``), the recipe as JSON
+    (``recipe_out``), and always the class areas ``<stem>_areas.csv`` (:func:`landclass_ui.areas.write_areas`;
+    with a reference sample, the Olofsson-adjusted areas and their 95 % intervals beside them).
 
     Accuracy (:mod:`landclass_ui.accuracy`), written as ``<stem>_confusion.csv``/``.png`` and
     ``<stem>_RESULTS.md``: ``validation_ratio`` holds out that share of the training polygons
@@ -411,6 +457,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     if paths.regularization:
         say("regularization: " + paths.regularization)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
+    areas_csv = write_areas(paths.classification, prepared.legend, result.accuracy)
     if result.cross_validation is not None:
         say(result.cross_validation.summary())
     if result.accuracy is not None and (ref is not None or held.validation is not None):
@@ -425,4 +472,4 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         messages=prepared.messages, seconds=time.perf_counter() - start, accuracy=result.accuracy,
         assessment=written, cross_validation=result.cross_validation,
         class_probability=paths.class_probability, legend_files=paths.legend_files,
-        regularization=paths.regularization)
+        regularization=paths.regularization, areas_csv=areas_csv)

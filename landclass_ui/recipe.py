@@ -22,7 +22,8 @@ JSON layout (``schema_version`` 1)::
       "derived": {"pairwise": {"operations": ["nd"], "bands": ["B04", "B8A"]},  # bands: [] = all bands
                   "indices": ["ndvi", "ndwi"], "sensor": "sentinel-2",       # see landclass_ui.indices
                   "roles": {"red": "B04", "nir": "B8A"}},                    # roles by hand win over the sensor
-      "cloud_mask": {"enabled": true, "snow": false, "file": null},          # SCL / QA_PIXEL, see cloudmask
+      "cloud_mask": {"enabled": true, "snow": false, "file": null,           # SCL / QA_PIXEL, see cloudmask
+                     "gap_fill": true},                                      # several dates: fill in time
       "regularization": {"majority": 5, "mmu": 0.5, "mmu_unit": "ha"}        # after classification, see regularize
     }
 
@@ -138,15 +139,18 @@ class DerivedRef:
 class CloudMaskRef:
     """Cloud and shadow masking with the product's quality layer (:mod:`landclass_ui.cloudmask`): ``enabled``
     (on by default, as SEPAL's mosaics), ``snow`` (mask snow and ice too), ``file`` (an SCL or QA_PIXEL raster
-    for band files whose layer is not found beside them; None: found beside the image)."""
+    for band files whose layer is not found beside them; None: found beside the image), ``gap_fill`` (images of
+    several dates: a masked pixel takes the linear interpolation in time of the nearest valid dates, iota2's
+    default; off: it stays nodata)."""
 
     enabled: bool = True
     snow: bool = False
     file: str | None = None
+    gap_fill: bool = True  # images of several dates: masked pixels filled in time (timeseries.gap_fill)
 
     @property
     def default(self) -> bool:
-        return self.enabled and not self.snow and not self.file
+        return self.enabled and not self.snow and not self.file and self.gap_fill
 
 
 @dataclass
@@ -306,7 +310,7 @@ class Recipe:
                 derived=DerivedRef.from_dict(d.get("derived")),
                 regularization=RegularizationRef(reg.get("majority"), reg.get("mmu"), reg.get("mmu_unit") or "px"),
                 cloud_mask=CloudMaskRef(bool(cm.get("enabled", True)), bool(cm.get("snow", False)),
-                                        resolve(cm.get("file")) or None),
+                                        resolve(cm.get("file")) or None, bool(cm.get("gap_fill", True))),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None

@@ -255,7 +255,8 @@ from landclass_ui.classifiers import (  # noqa: E402
     parse_tree_text,
 )
 
-ALL = ["random-forest", "gradient-tree-boost", "cart", "naive-bayes", "svm", "minimum-distance", "decision-tree"]
+ALL = ["random-forest", "gradient-tree-boost", "hist-gradient-boosting", "cart", "naive-bayes", "svm",
+       "minimum-distance", "decision-tree"]
 BANDS = ["B02", "B03", "B04", "B8A"]
 #: A tree in Earth Engine's text format: water (3) has a dark NIR (B8A), then forest (2) a dark red (B04).
 TREE = """n=100
@@ -293,8 +294,10 @@ def fitted(name, params=None, x=None, y=None):
 
 def test_all_classifiers_registered_with_stable_names():
     assert list(CLASSIFIERS) == ALL
+    assert len(CLASSIFIERS) == 8  # SEPAL's seven and histogram gradient boosting
     for alias, name in [("gtb", "gradient-tree-boost"), ("nb", "naive-bayes"), ("mindist", "minimum-distance"),
-                        ("rf", "random-forest"), ("SVM", "svm"), ("CART", "cart"), ("tree", "decision-tree")]:
+                        ("rf", "random-forest"), ("SVM", "svm"), ("CART", "cart"), ("tree", "decision-tree"),
+                        ("hgb", "hist-gradient-boosting"), ("HistGradientBoosting", "hist-gradient-boosting")]:
         assert get_spec(alias).name == name
 
 
@@ -382,6 +385,100 @@ def test_gradient_tree_boost_defaults_not_sepal_preset():
     assert (sepal.n_estimators, sepal.learning_rate, sepal.max_leaf_nodes) == (25, 0.005, 10)
 
 
+HGB_PARAMS = ["max_iter", "learning_rate", "max_nodes", "max_depth", "min_leaf_population", "l2_regularization",
+              "early_stopping", "seed"]
+
+
+def test_hist_gradient_boosting_defaults_are_scikit_learns_without_early_stopping():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    defaults = parse_params("hist-gradient-boosting", None)
+    assert list(defaults) == HGB_PARAMS
+    assert defaults == {"max_iter": 100, "learning_rate": 0.1, "max_nodes": 31, "max_depth": None,
+                        "min_leaf_population": 20, "l2_regularization": 0.0, "early_stopping": False, "seed": 1}
+    clf = make_classifier("hgb")
+    assert isinstance(clf, HistGradientBoostingClassifier)
+    ours, theirs = clf.get_params(), HistGradientBoostingClassifier().get_params()
+    assert theirs["early_stopping"] == "auto" and ours["early_stopping"] is False  # off: reproducible
+    assert ours["random_state"] == 1
+    # everything else is scikit-learn's default (loss, bins, the early-stopping settings...)
+    assert {k: v for k, v in ours.items() if k not in ("early_stopping", "random_state")} == \
+        {k: v for k, v in theirs.items() if k not in ("early_stopping", "random_state")}
+    assert get_spec("hgb").label == "Histogram gradient boosting"
+
+
+def test_hist_gradient_boosting_maps_params():
+    clf = make_classifier("hgb", parse_param_args(
+        ["max_iter=40", "learning_rate=0.05", "max_nodes=none", "max_depth=6", "min_leaf_population=5",
+         "l2_regularization=1.5", "early_stopping=true", "seed=7"]))
+    assert (clf.max_iter, clf.learning_rate, clf.max_leaf_nodes, clf.max_depth, clf.min_samples_leaf,
+            clf.l2_regularization, clf.early_stopping, clf.random_state) == (40, 0.05, None, 6, 5, 1.5, True, 7)
+    for text, value in [("true", True), ("Yes", True), ("1", True), ("false", False), ("no", False), ("0", False),
+                        (True, True), (False, False)]:
+        assert parse_params("hgb", {"early_stopping": text})["early_stopping"] is value
+
+
+def test_hist_gradient_boosting_unknown_param_lists_its_params():
+    with pytest.raises(ClassifierError) as info:
+        parse_params("hist-gradient-boosting", {"n_trees": 50})
+    message = str(info.value)
+    assert "hist-gradient-boosting has no parameter 'n_trees'" in message
+    for name in HGB_PARAMS:
+        assert name in message
+
+
+def test_hist_gradient_boosting_reproducible_and_early_stopping_on_request():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(12_000, 3)).astype(np.float32)  # above 10,000 pixels scikit-learn's "auto" would stop early
+    y = (x[:, 0] + rng.normal(scale=0.8, size=len(x)) > 0).astype(int) + 1
+    grid = rng.normal(size=(200, 3)).astype(np.float32)
+    a = make_classifier("hgb", {"max_iter": 30}).fit(x, y)
+    b = make_classifier("hgb", {"max_iter": 30, "seed": 99}).fit(x, y)  # no early stopping, < 200,000 px: unused
+    assert a.n_iter_ == b.n_iter_ == 30
+    np.testing.assert_array_equal(a.predict_proba(grid), b.predict_proba(grid))
+    stopped = make_classifier("hgb", {"max_iter": 1000, "early_stopping": True}).fit(x, y)
+    assert stopped.n_iter_ < 1000 and stopped.validation_score_.size > 0
+
+
+def test_hist_gradient_boosting_handles_nan_itself():
+    """NaN in training and prediction pixels: the trees send them along a learnt branch (the pipeline never asks:
+    it gives a pixel with a NaN band the nodata class, see test_trained_model_through_predict_block)."""
+    x, y = three_clusters()
+    x = x.copy()
+    x[::5, 1] = np.nan
+    clf = make_classifier("hgb").fit(x, y)
+    proba = clf.predict_proba(x)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert (clf.predict(x) == y).mean() > 0.97
+
+
+def test_hist_gradient_boosting_with_too_few_pixels_predicts_the_class_shares():
+    """Fewer than 2 x min_leaf_population pixels: no tree can split; every pixel gets the training shares
+    (documented with the spec); a lower min_leaf_population lets it learn from a few clicks."""
+    x, y = three_clusters(n=6)
+    proba = make_classifier("hgb").fit(x, y).predict_proba(x)
+    np.testing.assert_allclose(proba, 1 / 3, atol=1e-9)
+    small = make_classifier("hgb", {"min_leaf_population": 2}).fit(x, y)
+    assert (small.predict(x) == y).mean() > 0.9
+
+
+def test_hist_gradient_boosting_from_the_command_line_flags():
+    """``--classifier hgb --param ...`` gives the recipe's stable name and the parameters as given (checked);
+    a bad value stops with the parameter's range in the message."""
+    from landclass_ui.cli import _recipe_from_classify, build_parser
+
+    def recipe(*flags):
+        args = build_parser().parse_args(["classify", "image.tif", "-t", "t.geojson", "-o", "m.tif", *flags])
+        return _recipe_from_classify(args)
+
+    ref = recipe("--classifier", "hgb", "--param", "max_iter=60", "--param", "early_stopping=true").classifier
+    assert ref.name == "hist-gradient-boosting" and ref.params == {"max_iter": "60", "early_stopping": "true"}
+    assert make_classifier(ref.name, ref.params).get_params()["early_stopping"] is True
+    with pytest.raises(ClassifierError, match=r"learning_rate=5.0 is outside \[0.0001, 1\]"):
+        recipe("--classifier", "hist-gradient-boosting", "--param", "learning_rate=5")
+
+
 def test_cart_defaults():
     assert parse_params("cart", None) == {"max_nodes": None, "min_leaf_population": 1, "max_depth": None,
                                           "seed": 1}
@@ -424,6 +521,19 @@ def test_minimum_distance_defaults():
         ("gtb", "sampling_rate", "0", r"outside \["),
         ("gtb", "n_trees", "0", r"outside \["),
         ("gtb", "max_depth", "0", r"outside \["),
+        ("hgb", "max_iter", "0", r"max_iter=0 is outside \[1, 5000\]"),
+        ("hgb", "max_iter", "2.5", r"max_iter='2.5' is not a int"),
+        ("hgb", "learning_rate", "0", r"learning_rate=0.0 is outside \[0.0001, 1\]"),
+        ("hgb", "learning_rate", "fast", r"learning_rate='fast' is not a float"),
+        ("hgb", "max_nodes", "1", r"max_nodes=1 is outside \[2, \]"),
+        ("hgb", "max_depth", "0", r"max_depth=0 is outside \[1, 64\]"),
+        ("hgb", "min_leaf_population", "0", r"min_leaf_population=0 is outside \[1, \]"),
+        ("hgb", "min_leaf_population", "none", r"parameter min_leaf_population needs a value"),
+        ("hgb", "l2_regularization", "-0.5", r"l2_regularization=-0.5 is outside \[0, 1e\+06\]"),
+        ("hgb", "l2_regularization", "nan", r"l2_regularization='nan' is not a float"),
+        ("hgb", "early_stopping", "maybe", r"early_stopping='maybe' is not a bool"),
+        ("hgb", "early_stopping", "none", r"parameter early_stopping needs a value"),
+        ("hgb", "seed", "-1", r"seed=-1 is outside \["),
         ("cart", "min_leaf_population", "0", r"outside \["),
         ("cart", "max_nodes", "1", r"outside \["),
         ("nb", "variant", "bernoulli", "must be one of gaussian, multinomial"),
@@ -646,6 +756,33 @@ def test_panel_builds_short_and_more_forms(tmp_path, name):
     assert set(panel._fields) == {p.name for p in spec.params}
     assert len(panel.short.children) == len(spec.short)
     assert len(panel.more.children) == len(spec.params) - len(spec.short)
+
+
+def test_panel_hist_gradient_boosting_fields(tmp_path):
+    """The CLS panel builds HGB's form from its Params: a bounded int box for max_iter, text boxes for the float,
+    the 'none'-able ints and the boolean; values are checked before they reach the recipe."""
+    import html
+
+    import ipywidgets as W
+
+    store, panel = _panel(tmp_path, "hist-gradient-boosting")
+    fields = panel._fields
+    assert isinstance(fields["max_iter"], W.BoundedIntText) and fields["max_iter"].value == 100
+    assert (fields["max_iter"].min, fields["max_iter"].max) == (1, 5000)
+    assert fields["max_nodes"].value == "31" and fields["max_depth"].value == "none"
+    assert fields["early_stopping"].value == "False" and fields["l2_regularization"].value == "0.0"
+    fields["early_stopping"].value = "true"
+    fields["max_depth"].value = "8"
+    fields["learning_rate"].value = "0.05"
+    assert store.recipe.classifier.params == {"early_stopping": True, "max_depth": 8, "learning_rate": 0.05}
+    fields["early_stopping"].value = "perhaps"
+    assert "early_stopping='perhaps' is not a bool (true or false" in html.unescape(panel.message.value)
+    fields["l2_regularization"].value = "-1"
+    assert "outside" in panel.message.value
+    assert store.recipe.classifier.params == {"early_stopping": True, "max_depth": 8, "learning_rate": 0.05}
+    fields["early_stopping"].value = "false"  # back to the default: dropped from the recipe
+    assert store.recipe.classifier.params == {"max_depth": 8, "learning_rate": 0.05}
+    assert make_classifier("hgb", store.recipe.classifier.params).max_depth == 8
 
 
 def test_panel_choice_and_tree_fields(tmp_path):

@@ -13,12 +13,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "landclass_ui"
 
 #: Layers, lowest first. A module may import from its own layer and the layers below, never above.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "_files", "sensors", "sample", "tiles"}),
+    ("base", {"errors", "_files", "sensors", "sample", "tiles", "cloudmask", "timeseries"}),
     ("data model", {"legend", "classifiers", "imagery"}),
     ("features", {"indices", "auxiliary", "recipe"}),
     ("training", {"training"}),
-    ("model", {"model", "compiled"}),
-    ("assessment", {"accuracy", "validation", "report", "export", "guidance"}),
+    ("model", {"model", "compiled", "regularize"}),
+    ("assessment", {"accuracy", "validation", "report", "export", "guidance", "areas"}),
     ("pipeline", {"pipeline", "display", "live", "overlay", "store", "worker", "jobs"}),
     ("interfaces", {"cli", "ui"}),
 ]

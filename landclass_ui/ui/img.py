@@ -3,14 +3,15 @@ derived bands (pairwise operations over the selected bands, spectral indices fro
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import ipywidgets as W
 
 from ..cloudmask import find_mask, mask_kind
 from ..errors import ImageError
-from ..imagery import combine_stacks, open_image, with_masks
+from ..imagery import with_masks
 from ..indices import INDICES, OPERATIONS, add_derived, available_indices
-from ..pipeline import mask_summary, open_recipe_images, open_ref
+from ..pipeline import combine_refs, mask_summary, open_recipe_images, open_ref
 from ..recipe import ImageRef
 from ..sensors import COMPOSITES, ROLES, SENSORS, detect_sensor, resolve_roles, sensor_from_paths
 from ..store import RecipeStore
@@ -146,21 +147,24 @@ class ImagePanel:
             if any(f is None for f in full):
                 return
             stack = full[0]
-            if len(full) > 1:
-                stack = guarded(self.message, combine_stacks, full, [i.path for i in images])
+            if len(full) > 1:  # band after band, or a time series when the images are of several dates
+                stack = guarded(self.message, combine_refs, images, full, cm)
                 if stack is None:
                     return
             self._shown_path = key
             self._all_bands = stack.band_names  # unique names over all files, in stack order
-            self._owners = [(i, b) for i, f in enumerate(full) for b in f.band_names]
+            owner = {(b.path, b.index): (i, b.name) for i, f in enumerate(full) for b in f.bands}
+            self._owners = [owner[(b.path, b.index)] for b in stack.bands]
             g = stack.grid
+            dates = ("" if stack.series is None else "<b>dates</b>: " + ", ".join(
+                d.isoformat() for d in stack.series.dates) + "<br>")
             units = set(stack.units.values())
             values = ("values: reflectance (0-1)" if units == {"reflectance"} else
                       "values as stored, scale unknown: set the reflectance scale for EVI, SAVI, NDFI, tasseled "
                       "cap..." if "" in units else "values: " + ", ".join(sorted(units)))
             self.info.value = (f"{g.width} x {g.height} px, {g.res[0]:g} {g.crs.linear_units or ''} pixels, "
                                f"{g.crs.to_string()}, {len(stack.bands)} band(s) in {len(images)} file(s); "
-                               f"{values}<br>{'<br>'.join(dict.fromkeys(stack.messages))}")
+                               f"{values}<br>{dates}{'<br>'.join(dict.fromkeys(stack.messages))}")
             self.bands.options = self._all_bands
             if cm.file and cm.enabled:
                 stack = guarded(self.message, with_masks, stack, [cm.file], snow=cm.snow) or stack
@@ -175,12 +179,14 @@ class ImagePanel:
         """Make ``path`` the recipe's image (a pattern opens every file it matches, stacked in name order);
         the sensor is taken from the product name when it tells (Landsat, Sentinel-2)."""
         paths, layer = _split_layers(expand_paths(path))
-        stack = open_image(paths, mask_file=layer)  # a clear error for a missing, corrupt or CRS-less file
+        cm = replace(self.store.recipe.cloud_mask, file=layer, enabled=self.store.recipe.cloud_mask.enabled or
+                     bool(layer))
+        refs = [ImageRef(p) for p in paths]
+        stack = combine_refs(refs, [open_ref(r, cm) for r in refs], cm)  # a clear error for a bad file
 
         def change(r):
             r.images = [ImageRef(p) for p in paths]
-            if layer:
-                r.cloud_mask.file, r.cloud_mask.enabled = layer, True
+            r.cloud_mask = replace(cm)
             _settle_derived(r, stack.band_names, new_image=True, sensor=sensor_from_paths(paths))
         self.store.edit("open image", change)
         what = os.path.basename(paths[0].rstrip("/")) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
@@ -194,8 +200,9 @@ class ImagePanel:
             return self.open(path)
         paths, layer = _split_layers(expand_paths(path))
         refs = [*images, *(ImageRef(p) for p in paths)]
-        stacks = [open_ref(r) for r in refs]
-        combined = combine_stacks(stacks, [r.path for r in refs])  # NoOverlapError says which and where
+        cm = self.store.recipe.cloud_mask
+        stacks = [open_ref(r, cm) for r in refs]
+        combined = combine_refs(refs, stacks, cm)  # NoOverlapError says which and where
         sensor = sensor_from_paths([r.path for r in refs])
 
         def change(r):
