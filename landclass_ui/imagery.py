@@ -161,6 +161,7 @@ class TimeSeries:
     dates: tuple[_dt.date, ...]
     bands: tuple[tuple[str, ...], ...]
     gap_fill: bool = True
+    sources: tuple[BandSource, ...] = ()  # every date's file bands, also when a selection holds only some
 
 
 @dataclass
@@ -239,10 +240,20 @@ class ImageStack:
         the files' overviews when they have them): the quick way to a screen-resolution view.
         Use it when reading many windows; :meth:`read` opens and closes the files for each call.
         """
+        own = [b for b in self.bands if b.computed is None]
+        series, groups = self.series, []
+        if series is not None and series.gap_fill and len(series.dates) > 1:
+            # the bands of every date at the positions this stack holds: a selection of some bands (a
+            # display composite) still reads the other dates' bands it is filled from
+            names = {b.name for b in own}
+            positions = sorted({k for date_bands in series.bands for k, n in enumerate(date_bands) if n in names})
+            groups = [[date_bands[k] for date_bands in series.bands] for k in positions]
+            by_name = {b.name: b for b in series.sources}
+            own += [by_name[n] for g in groups for n in g if n not in names]
         with contextlib.ExitStack() as stack:
             datasets: dict[str, rasterio.io.DatasetReaderBase] = {}
             alphas: dict[str, int | None] = {}  # alpha band of a warped file without nodata (marks uncovered area)
-            for band in self.bands:
+            for band in own:
                 if band.computed is not None or band.path in datasets:
                     continue
                 src = stack.enter_context(_open_raster(band.path))
@@ -285,14 +296,23 @@ class ImageStack:
                     if band.computed is None:
                         out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
                         done[band.name] = i
+                extra = {b.name: _read_band(datasets[b.path], b, window, alphas[b.path], out_shape)
+                         for b in own if b.name not in done}  # other dates' bands, for the gap filling
                 for mask, src in masks:
                     invalid = _read_mask(mask, src, window, out_shape)
                     if invalid.any():
-                        rows = [done[n] for n in (mask.bands or done) if n in done]
+                        names = mask.bands or list(done)
+                        rows = [done[n] for n in names if n in done]
                         out[rows] = np.where(invalid, np.float32(np.nan), out[rows])
-                if self.series is not None and self.series.gap_fill and len(self.series.dates) > 1:
-                    rows = np.array([[done[n] for n in names] for names in self.series.bands])  # (T, bands)
-                    out[rows] = gap_fill(out[rows], day_numbers(self.series.dates))[0]
+                        for n in names:
+                            if n in extra:
+                                extra[n][invalid] = np.nan
+                for group in groups:  # one band, every date: (T, h, w)
+                    series_values = np.stack([out[done[n]] if n in done else extra[n] for n in group])
+                    filled = gap_fill(series_values, day_numbers(series.dates))[0]
+                    for t, n in enumerate(group):
+                        if n in done:
+                            out[done[n]] = filled[t]
                 for i, band in enumerate(self.bands):  # computed bands, from the bands before them
                     if band.computed is not None:
                         needs = band.computed.inputs
@@ -843,10 +863,11 @@ def stack_dates(stacks: list[ImageStack], dates: Sequence[_dt.date], paths: Sequ
                                masks=[replace(m, bands=tuple(names[n] for n in (m.bands or names)))
                                       for m in one.masks]))
     stack = combine_stacks(renamed, [paths[by_date[d][0]] for d in ordered])
-    series = TimeSeries(tuple(ordered), tuple(tuple(b.name for b in one.bands) for one in renamed), gap_fill)
+    series = TimeSeries(tuple(ordered), tuple(tuple(b.name for b in one.bands) for one in renamed), gap_fill,
+                        tuple(b for one in renamed for b in one.bands))
     note = (f"time series of {len(ordered)} dates ({', '.join(d.isoformat() for d in ordered)}), bands named "
-            f"<date>_<band>" + ("; masked pixels filled by linear interpolation in time" if gap_fill and
-                                stack.masks else ""))
+            f"like {date_band_name(ordered[0], first[0])}"
+            + ("; masked pixels filled by linear interpolation in time" if gap_fill and stack.masks else ""))
     return replace(stack, series=series, messages=[*stack.messages, note])
 
 

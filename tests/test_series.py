@@ -155,3 +155,14 @@ def test_cli_classifies_a_series_and_fills_the_clouds(tmp_path):
     agree = np.mean([classes[r, c] == legend[{4: "vegetation", 5: "not vegetated", 6: "water"}[scl[r, c]]]
                      for r, c in zip(*np.nonzero(clear))])
     assert agree > 0.75, agree  # 0.83 measured with 40 points a class; SCL itself is approximate (lossy)
+
+
+def test_a_selection_of_bands_is_filled_from_the_other_dates_too():
+    """The map's composite reads three bands of one date: they are filled as in the whole stack."""
+    stack = open_recipe_images(recipe(FOLDERS))
+    whole = stack.read()
+    names = ["20230818_B04", "20230818_B03", "20230818_B02"]
+    part = stack.select(names).read()
+    assert np.array_equal(part, whole[[stack.band_names.index(n) for n in names]], equal_nan=True)
+    small = stack.select(names).read(out_shape=(50, 50))
+    assert np.isnan(small).mean() < 0.01  # the screen-resolution view is filled too

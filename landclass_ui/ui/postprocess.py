@@ -25,7 +25,7 @@ class RegularizationBox:
                                    layout=W.Layout(width="300px"),
                                    tooltip="each pixel takes the most frequent class of its window (iota2)")
         self.majority.add_class("landclass-majority")
-        self.mmu = W.Text(description="Minimum mapping unit", placeholder="none", continuous_update=False,
+        self.mmu = W.Text(description="Min. mapping unit", placeholder="none", continuous_update=False,
                           style=style, layout=W.Layout(width="240px"),
                           tooltip="patches smaller than this are merged into their largest neighbour (GDAL sieve)")
         self.mmu.add_class("landclass-mmu")

@@ -255,7 +255,10 @@ class ExportPanel:
             self.cancel_button.disabled = True
         if ended:
             if mine.state == "done":
-                self.message.show(f"wrote {', '.join(mine.outputs)} in {_duration(mine.seconds)}", "ok")
+                folder = Path(mine.outputs[0]).parent
+                names = [Path(o).name if Path(o).parent == folder else o for o in mine.outputs]
+                self.message.show(f"wrote {len(names)} files to {folder} in {_duration(mine.seconds)}: "
+                                  f"{', '.join(names)}", "ok")
             else:
                 self.message.show(mine.message, "error" if mine.state == "failed" else "info")
 
