@@ -723,7 +723,7 @@ def test_export_writes_cog_legend_and_probability(tmp_path):
     assert "wrote" in panel.message.value and not is_error(panel.message), panel.message.value
     assert panel.progress.value == pytest.approx(1.0) and panel.cancel_button.disabled
     output = tmp_path / "downloads" / "l5_export" / "l5_export.tif"
-    assert str(output) in panel.message.value
+    assert f"files to {output.parent} in " in panel.message.value and ": l5_export.tif, " in panel.message.value
     assert f"in {output.parent}: l5_export.tif, l5_export_legend.csv" in panel.rows[task.id].text.value
     assert "done" in panel.rows[task.id].text.value
     valid, errors, _ = cog_validate(str(output), quiet=True)
