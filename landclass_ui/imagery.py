@@ -277,14 +277,7 @@ class ImageStack:
                     if band.nodata is None:
                         alphas[band.path] = src.count
                 datasets[band.path] = src
-            masks = []
-            for mask in self.masks:
-                src = stack.enter_context(_open_raster(mask.path))
-                if not Grid.of(src).same_as(self.grid):
-                    src = stack.enter_context(WarpedVRT(src, crs=self.grid.crs, transform=self.grid.transform,
-                                                        width=self.grid.width, height=self.grid.height,
-                                                        resampling=Resampling.nearest))
-                masks.append((mask, src))
+            masks = [(mask, _open_mask(stack, mask, self.grid)) for mask in self.masks]
 
             def read(window: Window | None = None, out_shape: tuple[int, int] | None = None) -> np.ndarray:
                 if window is None:
@@ -406,6 +399,16 @@ def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
         values = values * np.float32(band.scale) + np.float32(band.offset)
     values[mask] = np.nan
     return values
+
+
+def _open_mask(files: contextlib.ExitStack, mask: MaskSource, grid: Grid):
+    """The quality layer opened on ``grid`` (a nearest-neighbour WarpedVRT when its own grid differs), closed
+    with ``files``."""
+    src = files.enter_context(_open_raster(mask.path))
+    if Grid.of(src).same_as(grid):
+        return src
+    return files.enter_context(WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width,
+                                         height=grid.height, resampling=Resampling.nearest))
 
 
 def _read_mask(mask: MaskSource, src, window: Window, out_shape: tuple[int, int] | None) -> np.ndarray:
@@ -769,16 +772,10 @@ def _mask_values(stack: ImageStack, max_side: int) -> list[tuple[MaskSource, np.
     scale = max(1.0, max(stack.grid.width, stack.grid.height) / max_side)
     shape = (max(1, round(stack.grid.height / scale)), max(1, round(stack.grid.width / scale)))
     window = Window(0, 0, stack.grid.width, stack.grid.height)
-    out = []
     with contextlib.ExitStack() as files:
-        for mask in stack.masks:
-            src = files.enter_context(_open_raster(mask.path))
-            if not Grid.of(src).same_as(stack.grid):
-                src = files.enter_context(WarpedVRT(src, crs=stack.grid.crs, transform=stack.grid.transform,
-                                                    width=stack.grid.width, height=stack.grid.height,
-                                                    resampling=Resampling.nearest))
-            out.append((mask, src.read(1, window=window, out_shape=shape, resampling=Resampling.nearest)))
-    return out
+        return [(mask, _open_mask(files, mask, stack.grid).read(1, window=window, out_shape=shape,
+                                                                  resampling=Resampling.nearest))
+                for mask in stack.masks]
 
 
 def masked_share(stack: ImageStack, *, max_side: int = 2048) -> tuple[float, dict[str, float]]:
