@@ -4,6 +4,7 @@
 
     landclass classify IMAGE... --training FILE [--class-field class] -o map.tif [--probability]
                        [--classifier NAME --param NAME=VALUE] [--indices ndvi,ndwi] [--pairwise nd]
+                       [--regions regions.gpkg --region-field region]
     landclass run recipe.json -o map.tif
     landclass info IMAGE...
     landclass sample
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import re
 import sys
 import textwrap
@@ -193,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--legend", metavar="FILE",
                    help="legend: CSV (SEPAL's code,class,color or color,value,label; separated by , ; or tab), "
                         "a QGIS style .qml, or iota2's nomenclature.txt (its colorFile.txt beside it)")
+    c.add_argument("--legend-columns", metavar="ROLES",
+                   help="roles of the legend CSV's columns in file order: value, name, color (one hex column), r, g, "
+                        "b, or - to skip a column, e.g. value,name,r,g,b for SEPAL's code,class,red,blue,green "
+                        "example (default: guessed from the header and the content)")
     c.add_argument("--bands", help="comma-separated band names to use, e.g. B02,B03,B04,B8A")
     c.add_argument("--resolution", type=float, help="Sentinel-2 .SAFE resolution in m (10, 20 or 60)")
     c.add_argument("--scale", type=float, metavar="S",
@@ -217,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auxiliary layer added to the bands (repeatable): latitude; terrain=DEM.tif (elevation, "
                         "slope, aspect, eastness, northness); water=OCCURRENCE.tif (every band of the file, e.g. "
                         "a JRC Global Surface Water tile)")
+    c.add_argument("--regions", metavar="FILE",
+                   help="regions (eco-climatic zones) polygon file, any CRS: one model per region, each fitted on "
+                        "the training data inside its region and classifying only that region, as iota2's "
+                        "regionPath; pixels in no region stay unclassified")
+    c.add_argument("--region-field", metavar="FIELD",
+                   help="attribute of --regions naming each polygon's region (default: region)")
+    c.add_argument("--region-layer", metavar="LAYER", help="layer of a multi-layer --regions file (GeoPackage)")
     c.add_argument("--classifier", default="random-forest", metavar="NAME",
                    help="classifier (default random-forest; the classifiers are listed below)")
     c.add_argument("--param", action="append", metavar="NAME=VALUE",
@@ -262,10 +275,14 @@ def _recipe_from_classify(args):
     from .auxiliary import parse_cli as parse_aux_cli
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
-    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, RegularizationRef, TrainingRef
+    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, RegionsRef, RegularizationRef, TrainingRef
 
+    if args.legend_columns and not args.legend:
+        raise RecipeError("--legend-columns needs --legend FILE")
     if args.cloud_mask and args.no_cloud_mask:
         raise RecipeError("give --cloud-mask FILE or --no-cloud-mask, not both")
+    if (args.region_field or args.region_layer) and not args.regions:
+        raise RecipeError("--region-field and --region-layer need --regions FILE (the regions' polygon file)")
     bands = [b.strip() for b in args.bands.split(",") if b.strip()] if args.bands else None
     params = parse_param_args(args.param)
     parse_params(args.classifier, params)  # fail early on a bad parameter
@@ -273,15 +290,19 @@ def _recipe_from_classify(args):
 
     recipe = Recipe(
         images=[ImageRef(p, None, args.resolution, args.scale, args.offset) for p in args.images],
-        legend=Legend.read(args.legend).to_list() if args.legend else None,
+        legend=Legend.read(args.legend, columns=args.legend_columns).to_list() if args.legend else None,
         training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
                   for t in args.training],
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
         auxiliary=[parse_aux_cli(a) for a in args.aux],
         cloud_mask=CloudMaskRef(not args.no_cloud_mask, args.mask_snow, args.cloud_mask, not args.no_gap_fill),
         regularization=RegularizationRef(args.majority, *_parse_mmu(args.mmu)),
+        regions=(RegionsRef(os.path.abspath(os.path.expanduser(args.regions)), args.region_field or "region",
+                            args.region_layer) if args.regions else None),
     )
     recipe.regularization.validate()
+    if recipe.regions is not None:
+        recipe.regions.validate()
     derived = _derived_from_args(args)
     if derived is not None:
         recipe.derived = derived

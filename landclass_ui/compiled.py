@@ -150,8 +150,20 @@ def compile_model(model: TrainedModel, sample: np.ndarray, *, cache_dir: str | o
 
     Never raises for a model it cannot compile: the reason is logged (``landclass`` logger, INFO for another
     classifier, WARNING otherwise) and scikit-learn predicts.
+
+    A model per region (:class:`landclass_ui.regional.RegionalEstimator`) has each region's model compiled as
+    above, checked on the rows of ``sample`` in that region plus training pixels of the region kept with the
+    model (:meth:`~landclass_ui.regional.RegionalEstimator.map_models`); each region's outcome is logged.
     """
     estimator = model.estimator
+    if hasattr(estimator, "map_models"):  # one model per region (landclass_ui.regional): each compiled alone
+        def one(name, region_model, pixels):
+            out = compile_model(region_model, pixels, cache_dir=cache_dir, nthread=nthread)
+            compiled = isinstance(out.estimator, CompiledEstimator)
+            LOG.info("region %s: %s", name, "the compiled model predicts" if compiled else "scikit-learn predicts")
+            return out
+
+        return dataclasses.replace(model, estimator=estimator.map_models(one, sample))
     kind = type(estimator).__name__
     if kind not in COMPILABLE:
         LOG.info("predicting with scikit-learn: %s is not compiled", kind)

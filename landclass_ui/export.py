@@ -300,6 +300,9 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
         colour table. ``<stem>_legend.csv`` (SEPAL's ``color,value,label``) is written beside it.
     stack : ImageStack
     model : TrainedModel
+        Or a :class:`~landclass_ui.regional.RegionalModel` (one model per region, the stack ending with the
+        region band): each pixel is classified by its region's model, those in no region stay nodata, and the
+        maps are one mosaic; each region's forest is compiled on its own.
     probability : bool
         Also write ``<stem>_probability.tif``: winning-class probability 0-100 (uint8, nodata 255).
     class_probabilities : bool

@@ -3,12 +3,18 @@
 Class values are the pixel values of the output map (uint8), so they lie in 0..254; 255 is the map's nodata.
 Names are matched to training labels case-insensitively, ignoring surrounding spaces (:func:`normalize_name`).
 
-CSV files follow SEPAL: export header ``color,value,label`` (hex colours); import guesses the columns, taking
-hex colours or three R,G,B columns (0-255). A legend also travels as a QGIS style (``.qml``, paletted renderer)
-and as iota2's ``colorFile``/``nomenclature`` pair, both ways (:meth:`Legend.read` takes any of them).
+CSV files follow SEPAL (the Classification recipe's LEG tab, "Import from CSV" and "Export as CSV":
+https://docs.sepal.io/en/latest/cookbook/classification.html): export header ``color,value,label`` (hex
+colours); import takes a value, a name and a colour given as one hex column or as three red, green, blue
+columns (0-255), whatever the header calls them. As in SEPAL, the header only helps to guess the columns
+(:func:`guess_columns`); the roles can be given instead (:func:`parse_columns`, :meth:`Legend.from_table`) and
+the LEG panel shows the guess for confirmation. A legend also travels as a QGIS style (``.qml``, paletted
+renderer) and as iota2's ``colorFile``/``nomenclature`` pair, both ways (:meth:`Legend.read` takes any of them).
+Colours can be set all at once from a matplotlib colormap (:func:`palette_colors`, :meth:`Legend.with_palette`).
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -17,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import pandas as pd
-
 from ._files import atomic_write_text
 from .errors import LegendError
 
 __all__ = ["LegendEntry", "Legend", "normalize_name", "NODATA_CLASS", "DEFAULT_COLORS", "CLASS_COLORS",
-           "conventional_color", "LabelMatch", "match_labels"]
+           "conventional_color", "LabelMatch", "match_labels", "ROLES", "LegendColumns", "LegendTable", "read_table",
+           "guess_columns", "parse_columns", "check_rows", "color_of", "legend_kind", "PALETTES", "palette_colors",
+           "palette_size"]
 
 #: Value written in the class map where there is no classification (nodata, outside the image).
 NODATA_CLASS = 255
@@ -347,87 +353,110 @@ class Legend:
         return cls(LegendEntry(value, name, color) for (value, name), color in zip(names, assigned))
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> "Legend":
+    def read(cls, path: str | os.PathLike, columns: "LegendColumns | str | None" = None) -> "Legend":
         """A legend from any file it is kept in: a QGIS style (``.qml``), iota2's nomenclature (``name:value``
         lines; its colour file is taken from beside it: ``colorFile.txt``, ``color.txt`` or
-        ``<stem>_colorFile.txt``) or a CSV (:meth:`from_csv`).
+        ``<stem>_colorFile.txt``) or a CSV (:meth:`from_table`: the columns guessed, or ``columns``, the roles
+        as :func:`parse_columns` reads them, e.g. ``"value,name,r,g,b"``).
 
         Raises
         ------
         LegendError
+            Also when ``columns`` are given for a file that is not a CSV.
         """
         p = Path(path)
-        if p.suffix.lower() == ".qml":
+        kind = legend_kind(p)
+        if kind != "csv" and columns is not None:
+            what = "a QGIS style" if kind == "qml" else "iota2's nomenclature"
+            raise LegendError(f"column roles ({columns}) apply to a legend CSV; {path} is {what}")
+        if kind == "qml":
             return cls.from_qml(p)
-        if p.exists() and p.suffix.lower() == ".txt" and _looks_like_nomenclature(_read_text(p)):
+        if kind == "iota2":
             stem = p.stem.removesuffix("nomenclature").rstrip("_")
             candidates = [p.with_name(n) for n in (f"{stem}_colorFile.txt" if stem else "", "colorFile.txt",
                                                     "color.txt", "colorfile.txt") if n]
             return cls.from_iota2(p, next((c for c in candidates if c.exists()), None))
-        return cls.from_csv(p)
+        return cls.from_table(p, columns)
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> "Legend":
-        """Read a legend CSV, guessing the columns as SEPAL does.
+        """Read a legend CSV, guessing the columns as SEPAL does (:func:`guess_columns`).
 
         Understood: SEPAL's ``code,class,color`` import and ``color,value,label`` export layouts, other
         headers naming a value (``value``, ``code``, ``class_value``, ``id``), a name (``label``, ``name``,
         ``class``, ``class_name``) and a colour (``color``, ``colour``, ``hex``) or three ``R,G,B`` /
-        ``red,green,blue`` columns (0-255). Separated by commas, semicolons (as spreadsheets write CSV in
-        many European locales) or tabs; UTF-8 (with or without a byte-order mark) or Latin-1.
+        ``red,green,blue`` columns (0-255) in any order, or no header at all (the columns told by their
+        content). Separated by commas, semicolons (as spreadsheets write CSV in many European locales) or
+        tabs; UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, Windows-1252 or Latin-1
+        (:func:`read_table`).
 
         Raises
         ------
         LegendError
-            If the file is missing, empty or the columns cannot be told apart.
+            If the file is missing, empty or the columns cannot be told apart, or a row is wrong (named by its
+            spreadsheet row number, the header being row 1).
         """
-        try:
-            text = _read_text(path)
-            # the separator as spreadsheets write it: ",", ";" (European locales) or a tab (csv.Sniffer)
-            try:
-                sep = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
-            except csv.Error:
-                sep = ","
-            # only empty cells are missing: class names like "None" or "NA" must stay names
-            table = pd.read_csv(
-                io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True, keep_default_na=False,
-                na_values=[""]
-            ).dropna(how="all")
-        except FileNotFoundError:
-            raise LegendError(f"legend file not found: {path}") from None
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, OSError) as exc:
-            raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
-        if table.empty:
-            raise LegendError(f"legend file {path} has no rows")
-        cols = {c.strip().lower(): c for c in table.columns}
+        return cls.from_table(path)
 
-        def pick(*names):
-            return next((cols[n] for n in names if n in cols), None)
+    @classmethod
+    def from_table(cls, source: "str | os.PathLike | LegendTable",
+                   columns: "LegendColumns | str | None" = None) -> "Legend":
+        """A legend from a CSV (a path, or a :class:`LegendTable` already read) with the columns' roles
+        ``columns`` (a :class:`LegendColumns`, or text for :func:`parse_columns` such as ``"value,name,r,g,b"``);
+        guessed by :func:`guess_columns` when None. Without a name column, a class is named by its value.
 
-        rgb = [pick("r", "red"), pick("g", "green"), pick("b", "blue")]
-        color_col = pick("color", "colour", "hex", "rgb")
-        value_col = pick("value", "code", "class_value", "classvalue", "id", "class_id")
-        name_col = pick("label", "name", "class_name", "classname", "description", "class")
-        if value_col is None and name_col is not None and name_col.lower() == "class":
-            # "class" holding integers and no other value column
-            if table[name_col].map(_is_int).all():
-                value_col, name_col = name_col, pick("label", "name", "class_name", "description")
-        if value_col is None:
-            int_cols = [c for c in table.columns if table[c].map(_is_int).all() and c not in rgb]
-            value_col = next((c for c in int_cols if table[c].is_unique), None)
-        if value_col is None or (color_col is None and None in rgb):
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "sepal.csv"
+        >>> _ = path.write_text("code,class,red,blue,green\\n10,Tree cover,0,100,0\\n")
+        >>> [e.color for e in Legend.from_table(path)]  # the header's order: blue = 100
+        ['#000064']
+        >>> [e.color for e in Legend.from_table(path, "value,name,r,g,b")]  # the values' real order
+        ['#006400']
+
+        Raises
+        ------
+        LegendError
+            Roles that do not make a legend (no value column, a colour missing, a role given twice), or rows
+            that are wrong: every problem named by its spreadsheet row (the header being row 1), e.g.
+            ``row 3: value 10 is used twice (rows 2 and 3)``.
+        """
+        table = source if isinstance(source, LegendTable) else read_table(source)
+        guessed = columns is None
+        if guessed:
+            columns = guess_columns(table)
+        elif not isinstance(columns, LegendColumns):
+            columns = parse_columns(str(columns))
+        problems = columns.problems(table.ncols)
+        if problems and guessed:
             raise LegendError(
-                f"cannot find the columns of legend {path}: expected a header like 'color,value,label' "
-                f"(hex colours) or 'value,label,R,G,B'; found {', '.join(map(str, table.columns))}"
+                f"cannot find the columns of legend {table.path} ({'; '.join(problems)}): expected a header like "
+                f"'color,value,label' (hex colours) or 'value,label,R,G,B'; found {', '.join(table.columns)}"
             )
-        entries = []
-        for i, row in table.iterrows():
-            color = row[color_col] if color_col is not None else tuple(row[c] for c in rgb)
-            name = row[name_col] if name_col is not None and pd.notna(row[name_col]) else ""
-            if not _is_int(row[value_col]):
-                raise LegendError(f"legend {path}, row {i + 2}: value {row[value_col]!r} is not an integer")
-            entries.append(LegendEntry(int(float(row[value_col])), str(name), color))
+        if problems:
+            raise LegendError(f"legend {table.path}, columns {', '.join(table.columns)} as {columns}: "
+                              + "; ".join(problems))
+        entries, row_problems = check_rows(table.raw_rows(columns), table.numbers)
+        if row_problems:
+            raise LegendError(f"legend {table.path}, " + _join_problems([text for _, text in row_problems]))
         return cls(entries)
+
+    def with_palette(self, name: str) -> "Legend":
+        """This legend with the colours of palette ``name`` (:func:`palette_colors`), handed out in value order.
+
+        >>> Legend([LegendEntry(5, "b", "#000000"), LegendEntry(1, "a", "#ffffff")]).with_palette("tab10").to_list()
+        [{'value': 5, 'name': 'b', 'color': '#ff7f0e'}, {'value': 1, 'name': 'a', 'color': '#1f77b4'}]
+
+        Raises
+        ------
+        LegendError
+            An unknown palette, or one with fewer distinct colours than the legend has classes.
+        """
+        colors = palette_colors(name, len(self.entries))
+        order = sorted(range(len(self.entries)), key=lambda i: self.entries[i].value)
+        new = list(self.entries)
+        for i, color in zip(order, colors):
+            new[i] = LegendEntry(new[i].value, new[i].name, color)
+        return Legend(new)
 
     @classmethod
     def from_labels(cls, labels: Sequence[object], colors: dict[str, str] | None = None) -> "Legend":
@@ -554,13 +583,45 @@ def match_labels(labels: Iterable[object], legend: "Legend") -> LabelMatch:
     return LabelMatch(sorted(known, key=normalize_name), sorted(unknown, key=normalize_name), absent)
 
 
+def _decode(data: bytes) -> tuple[str, str]:
+    """Text of a file and the encoding it was read with: UTF-8 (a byte-order mark dropped), UTF-16 with a
+    byte-order mark (Excel's "Unicode text"), else Windows-1252 (what Excel writes on Western Windows; Latin-1
+    but for 0x80-0x9f), else Latin-1 (which reads any bytes).
+
+    >>> _decode("Forêt".encode("utf-8-sig")), _decode("Forêt".encode("latin-1")), _decode(b"\\x80 \\x81")
+    (('Forêt', 'utf-8-sig'), ('Forêt', 'cp1252'), ('\\x80 \\x81', 'latin-1'))
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = ("utf-8-sig", "cp1252", "latin-1")
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ("utf-16", "utf-8", "cp1252", "latin-1")
+    else:
+        candidates = ("utf-8", "cp1252", "latin-1")
+    for encoding in candidates:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
 def _read_text(path: str | os.PathLike) -> str:
-    """A text file as UTF-8 (a byte-order mark dropped), else Latin-1 (which reads any bytes)."""
-    data = Path(path).read_bytes()
+    """A text file decoded as :func:`_decode` does."""
+    return _decode(Path(path).read_bytes())[0]
+
+
+def legend_kind(path: str | os.PathLike) -> str:
+    """How :meth:`Legend.read` reads ``path``: ``"qml"`` (a QGIS style), ``"iota2"`` (a ``.txt`` of
+    ``name:value`` lines, iota2's nomenclature) or ``"csv"`` (anything else)."""
+    p = Path(path)
+    if p.suffix.lower() == ".qml":
+        return "qml"
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+        if p.is_file() and p.suffix.lower() == ".txt" and _looks_like_nomenclature(_read_text(p)):
+            return "iota2"
+    except OSError:
+        pass
+    return "csv"
 
 
 def _looks_like_nomenclature(text: str) -> bool:
@@ -571,3 +632,511 @@ def _looks_like_nomenclature(text: str) -> bool:
     """
     lines = [line for line in text.splitlines() if line.strip()]
     return bool(lines) and all(":" in line and _is_int(line.rpartition(":")[2].strip()) for line in lines)
+
+
+# --- legend tables: the columns of a CSV and their roles ---------------------------------------------------
+
+#: The roles a column of a legend CSV can take (:class:`LegendColumns`), as the LEG panel offers them: the class
+#: value, its name, its colour as one hex column (``#rrggbb``, ``rrggbb`` or a colour name), or as three columns
+#: of 0-255 components; ``ignore`` for any other column.
+ROLES = ("value", "name", "color", "red", "green", "blue", "ignore")
+
+_RGB = ("red", "green", "blue")
+
+#: The words :func:`parse_columns` takes for each role.
+_ROLE_WORDS = {
+    "value": "value", "v": "value", "code": "value",
+    "name": "name", "n": "name", "label": "name", "class": "name",
+    "color": "color", "colour": "color", "hex": "color", "c": "color",
+    "red": "red", "r": "red", "green": "green", "g": "green", "blue": "blue", "b": "blue",
+    "ignore": "ignore", "skip": "ignore", "-": "ignore", "": "ignore",
+}  # fmt: skip
+
+#: Header names telling a column's role (:func:`guess_columns`), best first: "value" wins over "code" and
+#: "class" names the class unless it holds integers and nothing else holds the values.
+_HEADER_WORDS = {
+    "value": ("value", "code", "class_value", "classvalue", "class_code", "pixel_value", "val", "id", "class_id",
+              "classid", "class"),
+    "name": ("label", "name", "class_name", "classname", "description", "class", "legend", "nom", "libelle"),
+    "color": ("color", "colour", "hex", "hex_color", "hex_colour", "html", "couleur", "rgb"),
+    "red": ("red", "r", "rouge"),
+    "green": ("green", "g", "vert"),
+    "blue": ("blue", "b", "bleu"),
+}
+
+
+@dataclass(frozen=True)
+class LegendColumns:
+    """The role (one of :data:`ROLES`) of each column of a legend CSV, in file order; columns past the end of
+    ``roles`` are ignored. ``str()`` gives the text :func:`parse_columns` reads back.
+
+    >>> columns = LegendColumns(("value", "name", "red", "blue", "green"))
+    >>> columns.value, columns.name, columns.rgb, str(columns)
+    (0, 1, (2, 4, 3), 'value,name,red,blue,green')
+    """
+
+    roles: tuple[str, ...]
+
+    def __post_init__(self):
+        roles = tuple(str(r) for r in self.roles)
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise LegendError(f"unknown column role(s) {', '.join(map(repr, unknown))}: use {', '.join(ROLES)}")
+        object.__setattr__(self, "roles", roles)
+
+    def index(self, role: str) -> int | None:
+        """The (0-based) column of ``role``, or None."""
+        return self.roles.index(role) if role in self.roles else None
+
+    @property
+    def value(self) -> int | None:
+        return self.index("value")
+
+    @property
+    def name(self) -> int | None:
+        return self.index("name")
+
+    @property
+    def color(self) -> int | None:
+        return self.index("color")
+
+    @property
+    def rgb(self) -> tuple[int, int, int] | None:
+        """The columns of red, green and blue, or None unless all three have one."""
+        found = tuple(self.index(r) for r in _RGB)
+        return None if None in found else found  # type: ignore[return-value]
+
+    def role(self, column: int) -> str:
+        return self.roles[column] if column < len(self.roles) else "ignore"
+
+    def problems(self, ncols: int | None = None) -> list[str]:
+        """Why these roles do not make a legend (of a file of ``ncols`` columns), as sentences; empty when
+        they do."""
+        out = []
+        for role in ROLES[:-1]:
+            at = [i + 1 for i, r in enumerate(self.roles) if r == role]
+            if len(at) > 1:
+                out.append(f"columns {' and '.join(map(str, at))} are all {_ROLE_TEXT[role]}: give it to one")
+        if self.value is None:
+            out.append("no column holds the class values")
+        has_rgb = any(r in self.roles for r in _RGB)
+        if self.color is not None and has_rgb:
+            out.append("the colour is given both as a hex column and as red/green/blue columns: keep one")
+        elif self.color is None and not has_rgb:
+            out.append("no column holds the colours (one hex column, or red, green and blue columns)")
+        elif self.color is None and self.rgb is None:
+            out.append(f"no column holds the {' and '.join(r for r in _RGB if r not in self.roles)} components")
+        if ncols is not None and any(r != "ignore" for r in self.roles[ncols:]):
+            out.append(f"roles are given for {len(self.roles)} columns but the file has {ncols}")
+        return out
+
+    def __str__(self) -> str:
+        roles = list(self.roles)
+        while roles and roles[-1] == "ignore":
+            roles.pop()
+        return ",".join("-" if r == "ignore" else r for r in roles)
+
+
+_ROLE_TEXT = {"value": "the value", "name": "the name", "color": "the hex colour", "red": "red",
+              "green": "green", "blue": "blue"}
+
+
+def parse_columns(text: str) -> LegendColumns:
+    """The roles of a legend CSV's columns from text such as ``value,name,r,g,b``: one word per column, in file
+    order (``value``/``code``, ``name``/``label``/``class``, ``color``/``colour``/``hex``, ``r``/``red``,
+    ``g``/``green``, ``b``/``blue``, ``-`` or ``ignore`` to skip a column); columns past the last word are
+    ignored. The command line's ``--legend-columns``.
+
+    >>> parse_columns("value,name,r,g,b").rgb
+    (2, 3, 4)
+    >>> str(parse_columns("hex, -, Code, label"))
+    'color,-,value,name'
+
+    Raises
+    ------
+    LegendError
+        An unknown word (named with its position), or roles that do not make a legend.
+    """
+    roles = []
+    for i, word in enumerate(str(text).split(","), start=1):
+        key = word.strip().casefold()
+        if key not in _ROLE_WORDS:
+            raise LegendError(f"legend columns {text!r}: {word.strip()!r} (column {i}) is not a role; use value, "
+                              "name, color (one hex column), r, g, b, or - to skip a column")
+        roles.append(_ROLE_WORDS[key])
+    columns = LegendColumns(tuple(roles))
+    problems = columns.problems()
+    if problems:
+        raise LegendError(f"legend columns {text!r}: {'; '.join(problems)}")
+    return columns
+
+
+@dataclass(frozen=True)
+class LegendTable:
+    """The cells of a legend CSV (:func:`read_table`): ``header`` (None when the first row is already data),
+    ``rows`` of stripped cells padded to the same width, ``numbers`` (each row's spreadsheet row number, the
+    first row of the file being 1), and how the file was read (``delimiter``, ``encoding``)."""
+
+    path: str
+    header: tuple[str, ...] | None
+    rows: tuple[tuple[str, ...], ...]
+    numbers: tuple[int, ...]
+    delimiter: str
+    encoding: str
+
+    @property
+    def ncols(self) -> int:
+        return len(self.columns)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Column names: the header's, else ``column 1``, ``column 2``, ..."""
+        width = max([len(self.header or ())] + [len(r) for r in self.rows])
+        header = tuple(self.header or ())
+        return tuple(header[i] if i < len(header) and header[i] else f"column {i + 1}" for i in range(width))
+
+    def column(self, index: int) -> list[str]:
+        return [r[index] if index < len(r) else "" for r in self.rows]
+
+    def raw_rows(self, columns: LegendColumns) -> list[dict]:
+        """Each row as :func:`check_rows` takes it: ``value``, ``name`` (None without a name column) and
+        ``color`` (the hex column's cell, or the ``(red, green, blue)`` cells)."""
+        def cell(row, index):
+            return row[index] if index is not None and index < len(row) else ""
+
+        rgb = columns.rgb
+        return [{"value": cell(r, columns.value),
+                 "name": None if columns.name is None else cell(r, columns.name),
+                 "color": cell(r, columns.color) if rgb is None else tuple(cell(r, i) for i in rgb)}
+                for r in self.rows]
+
+
+def read_table(path: str | os.PathLike) -> LegendTable:
+    """The cells of a legend CSV as spreadsheets and SEPAL write it: separated by commas, semicolons (as
+    spreadsheets write CSV in many European locales) or tabs (the separator that splits the first row in
+    the most columns and the other rows alike), quoted with ``"``, encoded as :func:`_decode` reads it
+    (UTF-8 with or without a byte-order mark, UTF-16, Windows-1252, Latin-1). The first row is the header unless
+    one of its cells is an integer or a hex colour (a file without header). Empty rows are skipped.
+
+    Raises
+    ------
+    LegendError
+        A missing, unreadable or empty file, or one without rows under its header.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise LegendError(f"legend file not found: {path}") from None
+    except OSError as exc:
+        raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
+    text, encoding = _decode(data)
+    if not text.strip():
+        raise LegendError(f"cannot read legend CSV {path}: the file is empty")
+    delimiter = _sniff_delimiter(text)
+    records: list[tuple[int, list[str]]] = []
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+        for number, cells in enumerate(reader, start=1):
+            cells = [c.strip() for c in cells]
+            if any(cells):
+                records.append((number, cells))
+    except csv.Error as exc:
+        raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
+    if not records:
+        raise LegendError(f"cannot read legend CSV {path}: the file is empty")
+    header = None
+    if not any(_is_int(c) or _HEX_RE.match(c) for c in records[0][1]):
+        header, records = tuple(records[0][1]), records[1:]
+    if not records:
+        raise LegendError(f"legend file {path} has no rows")
+    width = max([len(header or ())] + [len(c) for _, c in records])
+    return LegendTable(str(path), header, tuple(tuple(c + [""] * (width - len(c))) for _, c in records),
+                       tuple(n for n, _ in records), delimiter, encoding)
+
+
+def _sniff_delimiter(text: str) -> str:
+    """``,``, ``;`` or a tab: the one that splits the first row into the most columns (at least two) with the
+    most other rows split alike (csv.Sniffer guesses wrong on names holding the other separators).
+
+    >>> _sniff_delimiter('value;name;color\\n1;"Forest; dense";#006400\\n2;a, b;#0000ff\\n')
+    ';'
+    """
+    best, best_score = ",", (-1.0, 0)
+    for delimiter in (",", ";", "\t"):
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+                    if any(c.strip() for c in r)]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = (sum(len(r) == width for r in rows) / len(rows), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[\s\-.]+", "_", name.strip().casefold())
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value).strip())
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def guess_columns(source: "str | os.PathLike | LegendTable") -> LegendColumns:
+    """The roles of the columns of a legend CSV (a path, or a :class:`LegendTable` already read), guessed as
+    SEPAL does ("the column names will help SEPAL predict information, but are not compulsory").
+
+    First the header names (:data:`_HEADER_WORDS`: ``value``/``code``/``id``, ``label``/``name``/``class``,
+    ``color``/``colour``/``hex``, ``r``/``red``, ``g``/``green``, ``b``/``blue``, in whatever order the header
+    gives them), each kept only when the content fits (numbers for a value or a component; ``class`` is the
+    value only when it holds integers). Then the content, for roles still missing: a column of hex colours is
+    the colour; a column of unique integers 0-254 the value; three columns of integers 0-255 the red, green and
+    blue components, in file order; the first column of text the name.
+
+    The guess follows the header: SEPAL's documented example ``code,class,red,blue,green`` has its components
+    in R,G,B order, so its colours come out wrong until the roles are corrected (the LEG panel's preview, or
+    :func:`parse_columns`). The result may lack roles (:meth:`LegendColumns.problems` says which).
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "legend.csv"
+    >>> _ = path.write_text("Blue;Code;Red;Class;Green\\n0;10;0;Tree cover;100\\n")
+    >>> str(guess_columns(path))
+    'blue,value,red,name,green'
+    >>> _ = path.write_text("10,Tree cover,0,100,0\\n20,Shrubland,255,187,34\\n")  # no header: the content
+    >>> str(guess_columns(path))
+    'value,name,red,green,blue'
+
+    Raises
+    ------
+    LegendError
+        The file cannot be read (:func:`read_table`).
+    """
+    table = source if isinstance(source, LegendTable) else read_table(source)
+    n = table.ncols
+    full = [table.column(i) for i in range(n)]
+    cells = [[c for c in col if c] for col in full]
+    numbers = [bool(c) and all(_is_number(x) for x in c) for c in cells]
+    ints = [bool(c) and all(_is_int(x) for x in c) for c in cells]
+    components = [ints[i] and all(0 <= float(x) <= 255 for x in c) for i, c in enumerate(cells)]
+    complete = [len(c) == len(full[i]) for i, c in enumerate(cells)]
+    values = [ints[i] and complete[i] and all(0 <= float(x) < NODATA_CLASS for x in c)
+              and len({int(float(x)) for x in c}) == len(c) for i, c in enumerate(cells)]
+    hexes = [bool(c) and all(_HEX_RE.match(x) for x in c) and not values[i] for i, c in enumerate(cells)]
+
+    roles = ["ignore"] * n
+    keys = [_header_key(h) for h in table.header] + [""] * n if table.header else [""] * n
+
+    def by_header(role, fits) -> None:
+        for word in _HEADER_WORDS[role]:
+            for i in range(n):
+                if keys[i] == word and roles[i] == "ignore" and fits(i, word):
+                    roles[i] = role
+                    return
+
+    by_header("value", lambda i, word: ints[i] if word == "class" else numbers[i])
+    by_header("color", lambda i, word: bool(cells[i]) and not numbers[i])
+    for role in _RGB:
+        by_header(role, lambda i, word: numbers[i])
+    if "color" in roles or not all(r in roles for r in _RGB):  # a lone "R" or "G" column is no colour
+        roles = ["ignore" if r in _RGB else r for r in roles]
+    by_header("name", lambda i, word: bool(cells[i]))
+
+    def free(i: int) -> bool:
+        return roles[i] == "ignore" and bool(cells[i])
+
+    if "color" not in roles and "red" not in roles:
+        i = next((i for i in range(n) if free(i) and hexes[i]), None)
+        if i is not None:
+            roles[i] = "color"
+    if "value" not in roles:
+        i = next((i for i in range(n) if free(i) and values[i]), None)
+        if i is not None:
+            roles[i] = "value"
+    if "color" not in roles and "red" not in roles:
+        found = [i for i in range(n) if free(i) and components[i]][:3]
+        if len(found) == 3:
+            for i, role in zip(found, _RGB):
+                roles[i] = role
+    if "name" not in roles:
+        i = next((i for i in range(n) if free(i) and not ints[i] and not hexes[i]), None)
+        if i is not None:
+            roles[i] = "name"
+    return LegendColumns(tuple(roles))
+
+
+def check_rows(rows: Sequence[dict], numbers: Sequence[int] | None = None
+               ) -> tuple[list[LegendEntry], list[tuple[int, str]]]:
+    """Legend entries of raw rows, and what is wrong with them, each problem naming its row.
+
+    ``rows`` hold ``value`` (an integer, as text or a number), ``name`` (None: named by the value) and
+    ``color`` (a colour :func:`normalize_color` reads, or a ``(red, green, blue)`` triple of 0-255 integers as
+    text or numbers); ``numbers`` are the rows' numbers as the user sees them (default 1, 2, ...). Returns the
+    entries of the rows without problems, and ``(row number, sentence)`` for each problem: a value that is not
+    an integer 0-254, an empty name, an unreadable colour or component, a value, colour or name used twice.
+
+    >>> entries, problems = check_rows([{"value": "1", "name": "a", "color": ("0", "100", "0")},
+    ...                                 {"value": "1", "name": "b", "color": "#0000ff"},
+    ...                                 {"value": "x", "name": "", "color": "#zz0000"}], numbers=[2, 3, 4])
+    >>> [e.color for e in entries], [text for _, text in problems]  # doctest: +NORMALIZE_WHITESPACE
+    (['#006400'], ['row 3: value 1 is used twice (rows 2 and 3)', "row 4: value 'x' is not an integer",
+     "row 4: colour '#zz0000' is not a hex colour (#RRGGBB) or a colour name"])
+    """
+    numbers = list(range(1, len(rows) + 1)) if numbers is None else list(numbers)
+    entries: list[LegendEntry] = []
+    problems: list[tuple[int, str]] = []
+    first: dict[str, dict] = {"value": {}, "color": {}, "name": {}}
+
+    def twice(kind: str, key, number: int, text: str) -> bool:
+        if key in first[kind]:
+            problems.append((number, f"row {number}: {text} is used twice (rows {first[kind][key]} and {number})"))
+            return True
+        first[kind][key] = number
+        return False
+
+    for number, row in zip(numbers, rows):
+        here = f"row {number}"
+        raw = row.get("value")
+        value = None
+        if raw is None or str(raw).strip() == "":
+            problems.append((number, f"{here}: no class value"))
+        elif not _is_int(raw):
+            problems.append((number, f"{here}: value {str(raw).strip()!r} is not an integer"))
+        else:
+            value = int(float(str(raw).strip()))
+            if not 0 <= value < NODATA_CLASS:
+                problems.append((number, f"{here}: class value {value} is outside 0-{NODATA_CLASS - 1} "
+                                         f"({NODATA_CLASS} is nodata)"))
+                value = None
+        ok = value is not None
+        name = row.get("name")
+        name = (str(value) if value is not None else "") if name is None else str(name).strip()
+        if value is not None and not name:
+            problems.append((number, f"{here}: class {value} has no name"))
+            ok = False
+        color = _row_color(row.get("color"), here, problems, number)
+        ok = ok and color is not None
+        if value is not None and twice("value", value, number, f"value {value}"):
+            ok = False
+        if color is not None and twice("color", color, number, f"colour {color}"):
+            ok = False
+        if name and twice("name", normalize_name(name), number, f"name {name!r}"):
+            ok = False
+        if ok:
+            entries.append(LegendEntry(value, name, color))  # type: ignore[arg-type]
+    return entries, problems
+
+
+def color_of(raw) -> str | None:
+    """The colour of a raw row's ``color`` (:func:`check_rows`: a colour, or ``(red, green, blue)`` cells), or
+    None when it cannot be read.
+
+    >>> color_of(("0", "100", "0")), color_of("0064C8"), color_of(("0", "300", "0"))
+    ('#006400', '#0064c8', None)
+    """
+    return _row_color(raw, "", [], 0)
+
+
+def _row_color(raw, here: str, problems: list, number: int) -> str | None:
+    """The colour of a raw row (:func:`check_rows`), or None with the problem appended."""
+    if isinstance(raw, (tuple, list)):
+        components = []
+        for word, cell in zip(_RGB, raw):
+            text = str(cell).strip()
+            if not text:
+                problems.append((number, f"{here}: no {word} component"))
+            elif not _is_int(text):
+                problems.append((number, f"{here}: {word} {text!r} is not an integer 0-255"))
+            elif not 0 <= float(text) <= 255:
+                problems.append((number, f"{here}: {word} {int(float(text))} is outside 0-255"))
+            else:
+                components.append(int(float(text)))
+        return normalize_color(tuple(components)) if len(components) == 3 else None
+    if raw is None or str(raw).strip() == "":
+        problems.append((number, f"{here}: no colour"))
+        return None
+    try:
+        return normalize_color(raw)
+    except LegendError as exc:
+        problems.append((number, f"{here}: {exc}"))
+        return None
+
+
+def _join_problems(problems: Sequence[str], limit: int = 6) -> str:
+    """Problems joined by "; ", the first ``limit`` of them and how many more."""
+    text = "; ".join(problems[:limit])
+    return text + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")
+
+
+# --- palettes ---------------------------------------------------------------------------------------------
+
+#: The palettes the LEG panel offers: matplotlib's colormaps (https://matplotlib.org/stable/users/explain/
+#: colors/colormaps.html), qualitative ones (a list of distinct colours, handed out in turn) and sequential
+#: ones (sampled evenly from one end to the other). :func:`palette_colors` takes any other matplotlib name too.
+PALETTES = {
+    "tab10": "qualitative", "tab20": "qualitative", "Set1": "qualitative", "Set2": "qualitative",
+    "Set3": "qualitative", "Paired": "qualitative", "Dark2": "qualitative", "Accent": "qualitative",
+    "viridis": "sequential", "cividis": "sequential", "YlGn": "sequential", "Greens": "sequential",
+    "YlOrBr": "sequential", "Blues": "sequential",
+}  # fmt: skip
+
+
+def _colormap(name: str):
+    import matplotlib
+
+    try:
+        return matplotlib.colormaps[name]
+    except KeyError:
+        raise LegendError(f"unknown palette {name!r}: use one of {', '.join(PALETTES)} or another matplotlib "
+                          "colormap name") from None
+
+
+def palette_size(name: str) -> int | None:
+    """How many colours a qualitative palette has; None for a sequential one (any number).
+
+    >>> palette_size("tab10"), palette_size("Set3"), palette_size("viridis")
+    (10, 12, None)
+    """
+    from matplotlib.colors import ListedColormap
+
+    cmap = _colormap(name)
+    return len(cmap.colors) if isinstance(cmap, ListedColormap) and cmap.N < 256 else None
+
+
+def palette_colors(name: str, n: int) -> list[str]:
+    """``n`` distinct ``'#rrggbb'`` colours of the matplotlib colormap ``name``: the first ``n`` colours of a
+    qualitative one (``tab10``, ``Set3``, ``Paired``, ...), ``n`` evenly spaced ones from end to end of a
+    sequential one (``viridis``, ``YlGn``, ...).
+
+    >>> palette_colors("tab10", 3), palette_colors("viridis", 2)
+    (['#1f77b4', '#ff7f0e', '#2ca02c'], ['#440154', '#fde725'])
+
+    Raises
+    ------
+    LegendError
+        An unknown name, a qualitative palette with fewer colours than ``n``, or a sequential one whose
+        colours would repeat (too many classes for its 8-bit colours).
+    """
+    from matplotlib.colors import to_hex
+
+    cmap = _colormap(name)
+    size = palette_size(name)
+    if n <= 0:
+        return []
+    if size is not None:
+        if n > size:
+            raise LegendError(f"palette {name} has {size} colours and the legend {n} classes: choose one with more "
+                              "colours (tab20 has 20) or a sequential palette (viridis)")
+        colors = [to_hex(c) for c in cmap.colors[:n]]
+    else:
+        colors = [to_hex(cmap(i / (n - 1) if n > 1 else 0.5)) for i in range(n)]
+    if len(set(colors)) < n:
+        raise LegendError(f"palette {name} gives only {len(set(colors))} distinct colours for the legend's {n} "
+                          "classes: choose another palette")
+    return colors

@@ -100,7 +100,8 @@ def single_threaded(model: TrainedModel) -> TrainedModel:
     """A copy of ``model`` whose estimator predicts on one thread (every ``n_jobs`` parameter, also inside a
     pipeline, set to 1), for callers that predict several blocks at once on their own threads: one thread per
     core in all, never a core's worth of threads per block (scikit-learn's forests otherwise start
-    ``n_jobs=-1`` threads for each call). The fitted trees are shared, not copied.
+    ``n_jobs=-1`` threads for each call). The fitted trees are shared, not copied. A model per region
+    (:class:`landclass_ui.regional.RegionalEstimator`) has each region's model made one-threaded.
 
     >>> from sklearn.ensemble import RandomForestClassifier
     >>> m = TrainedModel(RandomForestClassifier(n_jobs=-1), ["B04"], None, "random-forest", {})
@@ -109,6 +110,8 @@ def single_threaded(model: TrainedModel) -> TrainedModel:
     """
     import copy
 
+    if hasattr(model.estimator, "map_models"):  # one model per region (landclass_ui.regional): each one
+        return dataclasses.replace(model, estimator=model.estimator.map_models(lambda _, m, __: single_threaded(m)))
     if not hasattr(model.estimator, "get_params"):  # not scikit-learn's (a compiled forest): as it is
         return model
     estimator = copy.copy(model.estimator)

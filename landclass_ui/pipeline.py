@@ -4,7 +4,7 @@
 
     recipe --prepare--> Prepared (feature stack, legend, training samples)
            --hold_out--> HoldOut (learning / validation samples)
-           --model.fit--> TrainedModel
+           --model.fit--> TrainedModel (regional.fit_regional: one model per region, with ``recipe.regions``)
            --export.write_classification--> OutputPaths (class map COG, legend, probabilities)
            --assess--> Assessment (hold-out or reference accuracy, cross-validation)
            --report--> AssessmentPaths (confusion matrix CSV/PNG, RESULTS.md)
@@ -45,6 +45,8 @@ from .indices import add_derived
 from .legend import Legend, normalize_name
 from .model import TrainedModel, fit
 from .recipe import CloudMaskRef, ImageRef, Recipe, RegularizationRef, TrainingRef
+from .regional import RegionalModel, fit_regional, region_importance
+from .regions import Regions, add_regions
 from .report import AssessmentPaths, mapped_areas, write_assessment
 from .timeseries import acquisition_date
 from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
@@ -55,7 +57,7 @@ if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation i
 __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images", "mask_summary",
            "combine_refs", "is_mask_ref", "regularization_pixels",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
-           "report", "run"]
+           "report", "run", "fit_model"]
 
 
 # --- Stage 1: prepare (image -> feature stack; training data -> legend and samples) ---------------------
@@ -63,13 +65,18 @@ __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_
 
 @dataclass
 class Prepared:
-    """What a recipe resolves to before training: the feature stack, the legend and the training samples."""
+    """What a recipe resolves to before training: the feature stack, the legend and the training samples.
+
+    With ``recipe.regions``, ``regions`` describes them and the stack and samples end with the region band
+    (:func:`landclass_ui.regions.add_regions`): the region id of each pixel, NaN (nodata, unclassified) outside
+    every region; training pixels outside every region are left out (a message says how many)."""
 
     recipe: Recipe
     stack: ImageStack
     legend: Legend
     samples: SampleTable
     messages: list[str] = field(default_factory=list)
+    regions: Regions | None = None
 
 
 def open_ref(ref: ImageRef, cloud_mask: CloudMaskRef | None = None) -> ImageStack:
@@ -211,7 +218,9 @@ def prepare(recipe: Recipe) -> Prepared:
     """Open the feature stack, read the training data, settle the legend and sample the training pixels.
 
     When the recipe has no legend, one is derived from the training labels (:meth:`Legend.from_labels`, using
-    a ``color`` column of the training file when it has one) and stored in the recipe.
+    a ``color`` column of the training file when it has one) and stored in the recipe. With ``recipe.regions``
+    the region band is appended to the stack (:func:`landclass_ui.regions.add_regions`) and every training
+    pixel gets its region; those in no region are left out.
 
     Raises
     ------
@@ -223,6 +232,10 @@ def prepare(recipe: Recipe) -> Prepared:
     messages = list(stack.messages)
     if stack.masks:
         messages.append(mask_summary(stack))
+    regions = None
+    if recipe.regions is not None:
+        stack, regions = add_regions(stack, recipe.regions)
+        messages.extend(regions.messages)
     features = read_recipe_training(recipe, stack.crs)
     legend = recipe.legend_object()
     if legend is None:
@@ -231,9 +244,13 @@ def prepare(recipe: Recipe) -> Prepared:
         recipe.legend = legend.to_list()
         messages.append("legend derived from the training data: " + ", ".join(
             f"{e.value} {e.name} {e.color}" for e in legend))
-    samples = extract_samples(stack, features, legend)
+    samples = extract_samples(regions.sampling_stack(stack) if regions else stack, features, legend)
     messages.extend(samples.messages)
-    return Prepared(recipe, stack, legend, samples, messages)
+    if regions is not None:
+        samples, outside = regions.drop_outside(samples)
+        if outside:
+            messages.append(outside)
+    return Prepared(recipe, stack, legend, samples, messages, regions)
 
 
 # --- Stage 2: hold out a validation sample ------------------------------------------------------------------
@@ -271,7 +288,26 @@ def hold_out(samples: SampleTable, ratio: float | None, *, seed: int = 0) -> Hol
     return HoldOut(learning, validation, how, list(split.messages))
 
 
-# --- Stage 3 (model.fit) and 4 (export.write_classification) live in their modules --------------------------
+# --- Stage 3: fit (model.fit, or regional.fit_regional with regions); stage 4 (export) lives in its module ----
+
+
+def fit_model(prepared: Prepared, samples: SampleTable, *, context: str = "") -> TrainedModel:
+    """The recipe's classifier fitted on ``samples`` (:func:`landclass_ui.model.fit`); with regions, one model
+    per region (:func:`landclass_ui.regional.fit_regional`: a :class:`~landclass_ui.regional.RegionalModel`,
+    whose ``messages`` say what each region was fitted on). ``context`` ends the error of a region without
+    samples.
+
+    Raises
+    ------
+    TrainingDataError
+        A region without training pixels (the message names it: add samples there or merge regions).
+    ClassifierError
+        Unknown classifier or bad parameter.
+    """
+    clf = prepared.recipe.classifier
+    if prepared.regions is None:
+        return fit(samples, prepared.legend, clf.name, clf.params)
+    return fit_regional(samples, prepared.legend, clf.name, clf.params, regions=prepared.regions, context=context)
 
 
 # --- Stage 5: assess -----------------------------------------------------------------------------------------
@@ -308,12 +344,14 @@ def read_reference(ref: TrainingRef, prepared: Prepared, remap: dict | None = No
 @dataclass
 class Assessment:
     """The accuracy of a map: ``accuracy`` (hold-out or reference sample; the pooled cross-validation folds
-    when that is all there is), how it was estimated, the unit of mapped areas, and the cross-validation."""
+    when that is all there is), how it was estimated, the unit of mapped areas, the cross-validation, and what
+    a user should know about them (``messages``)."""
 
     accuracy: AccuracyReport | None = None
     how: str = ""
     area_unit: str = ""
     cross_validation: CrossValidation | None = None
+    messages: list[str] = field(default_factory=list)
 
 
 def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: str, *,
@@ -321,6 +359,10 @@ def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: st
     """Assess the written ``class_map``: against the ``reference`` sample (estimates stratified by mapped
     area, Olofsson et al. 2014) when given, else against the held-out pixels (simple random estimators);
     plus a spatial ``cv_folds``-fold cross-validation of all training samples when asked.
+
+    With regions the hold-out pixels are predicted by their region's model (``model`` is a
+    :class:`~landclass_ui.regional.RegionalModel`) and the reference sample is read on the mosaicked map, as
+    without; the cross-validation fits one model per region in each fold (:func:`cross_validate_regional`).
     """
     names = {e.value: e.name for e in prepared.legend}
     out = Assessment()
@@ -331,7 +373,10 @@ def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: st
         out.accuracy = assess_accuracy([names[int(v)] for v in held.validation.classes],
                                        [names[int(v)] for v in predicted])
         out.how = held.how
-    if cv_folds:
+    if cv_folds and prepared.regions is not None:
+        out.cross_validation, note = cross_validate_regional(prepared, k=int(cv_folds), seed=seed)
+        out.messages.extend([note] if note else [])
+    elif cv_folds:
         from .validation import cross_validate
 
         out.cross_validation = cross_validate(prepared.samples, prepared.legend, prepared.recipe.classifier.name,
@@ -340,6 +385,47 @@ def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: st
             out.accuracy = out.cross_validation.pooled()
             out.how = "Cross-validation folds pooled (each pixel predicted by the model that did not see it)."
     return out
+
+
+def cross_validate_regional(prepared: Prepared, k: int = 5, seed: int = 0) -> tuple[CrossValidation, str | None]:
+    """Spatial k-fold cross-validation with one model per region: the folds of
+    :func:`landclass_ui.validation.spatial_kfold` (whole polygons, stratified by class, as without regions); in
+    each fold one model per region is fitted on the fold's learning pixels of that region
+    (:func:`landclass_ui.regional.fit_regional`) and predicts the fold's validation pixels of the region.
+
+    Returns the :class:`~landclass_ui.validation.CrossValidation` and a note (None when there is nothing to
+    say): validation pixels of a region with no learning pixel in their fold cannot be predicted and are left
+    out of that fold, the note says how many.
+
+    Raises
+    ------
+    ValidationError
+        ``k`` < 2, fewer polygons/blocks than ``k``, or fewer than two folds left to score.
+    """
+    from .validation import CrossValidation, ValidationError, spatial_kfold
+
+    names = {e.value: e.name for e in prepared.legend}
+    clf = prepared.recipe.classifier
+    reports, n_val, left = [], [], 0
+    for split in spatial_kfold(prepared.samples, k, seed):
+        model = fit_regional(split.learning, prepared.legend, clf.name, clf.params, regions=prepared.regions,
+                             require_all=False)
+        region = split.validation.frame[prepared.regions.band].to_numpy()
+        keep = np.isin(region, list(model.estimator.models))
+        left += int((~keep).sum())
+        if not keep.any():
+            continue
+        predicted = model.estimator.predict(split.validation.features[keep])
+        reports.append(assess_accuracy([names[int(v)] for v in split.validation.classes[keep]],
+                                       [names[int(v)] for v in predicted]))
+        n_val.append(int(keep.sum()))
+    if len(reports) < 2:
+        raise ValidationError(f"{k}-fold cross-validation by region: fewer than two folds have validation pixels in a "
+                              "region with learning pixels; add training data or use fewer folds")
+    oa = [r.overall_accuracy for r in reports]
+    note = (f"cross-validation by region: {left} validation pixel(s) of regions without learning pixels in their "
+            "fold left out") if left else None
+    return CrossValidation(oa, float(np.mean(oa)), float(np.std(oa, ddof=1)), reports, n_val), note
 
 
 def _assess_reference(reference: Reference, prepared: Prepared, class_map: str):
@@ -368,12 +454,32 @@ def _assess_reference(reference: Reference, prepared: Prepared, class_map: str):
 
 def report(class_map: str, assessment: Assessment, recipe: Recipe, model: TrainedModel) -> AssessmentPaths | None:
     """Write ``<stem>_confusion.csv``/``.png`` and ``<stem>_RESULTS.md`` beside the map
-    (:func:`landclass_ui.report.write_assessment`); None when there is no accuracy to report."""
+    (:func:`landclass_ui.report.write_assessment`); None when there is no accuracy to report.
+
+    With one model per region, band importance is given per region (a section "Band importance per region"
+    of ``RESULTS.md``, :func:`landclass_ui.regional.region_importance`), not pooled."""
     if assessment.accuracy is None:
         return None
-    return write_assessment(class_map, assessment.accuracy, recipe=recipe, how=assessment.how,
-                            area_unit=assessment.area_unit, importance=feature_importance(model),
-                            cross_validation=assessment.cross_validation)
+    regional = isinstance(model, RegionalModel)
+    paths = write_assessment(class_map, assessment.accuracy, recipe=recipe, how=assessment.how,
+                             area_unit=assessment.area_unit, importance=None if regional else feature_importance(model),
+                             cross_validation=assessment.cross_validation)
+    if regional:
+        from pathlib import Path
+
+        from ._files import atomic_write_text
+
+        lines = ["## Band importance per region", "",
+                 "One model per region; the region band itself is not a feature.", ""]
+        for name, importance in region_importance(model).items():
+            if importance is None:
+                lines += [f"- region {name}: none (a classifier without band importance, or one class only)"]
+            else:
+                lines += [f"- region {name}: " + ", ".join(f"{b} {v:.1%}" for b, v in importance.items())]
+        text = Path(paths.results_md).read_text(encoding="utf-8")
+        head, sep, tail = text.partition("## Recipe")
+        atomic_write_text(paths.results_md, head + "\n".join(lines) + "\n\n" + sep + tail)
+    return paths
 
 
 # --- The whole run ------------------------------------------------------------------------------------------
@@ -412,6 +518,11 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     """Run a recipe end to end: :func:`prepare`, :func:`hold_out`, :func:`landclass_ui.model.fit`,
     :func:`landclass_ui.export.write_classification`, :func:`assess`, :func:`report`.
 
+    With ``recipe.regions`` (iota2's eco-regions), one model per region (:func:`fit_model`) classifies its own
+    region and the map is their mosaic, pixels in no region left nodata (255); ``RunResult.model`` is then a
+    :class:`~landclass_ui.regional.RegionalModel` (``.models``: region name -> model) and the messages say what
+    each region was fitted on and which classes it lacks (its pixels never get them).
+
     Writes ``output`` (COG, uint8 class values, the legend's colour table, nodata 255), ``<stem>_legend.csv``
     beside it (``color,value,label``), and when asked ``<stem>_probability.tif`` (winning-class probability,
     0-100, uint8, nodata 255), ``<stem>_class_probability.tif`` (``class_probabilities``: one band per legend
@@ -448,8 +559,16 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     for m in held.messages:
         say(m)
     majority, mmu = regularization_pixels(recipe.regularization, prepared.stack.grid)
-    model = fit(held.learning, prepared.legend, recipe.classifier.name, recipe.classifier.params)
-    say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
+    context = (f" (after holding out {validation_ratio:.0%} of the training polygons for validation: a lower "
+               "validation ratio keeps more)") if validation_ratio else ""
+    model = fit_model(prepared, held.learning, context=context)
+    if isinstance(model, RegionalModel):
+        for m in model.messages:
+            say(m)
+        say(f"{len(model.models)} {model.classifier} models (one per region) fitted in {model.fit_seconds:.2f} s on "
+            f"{len(held.learning.frame)} pixels")
+    else:
+        say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
     paths: OutputPaths = export.write_classification(
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
         progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale,
@@ -458,6 +577,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         say("regularization: " + paths.regularization)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)
     areas_csv = write_areas(paths.classification, prepared.legend, result.accuracy)
+    for m in result.messages:
+        say(m)
     if result.cross_validation is not None:
         say(result.cross_validation.summary())
     if result.accuracy is not None and (ref is not None or held.validation is not None):
@@ -469,7 +590,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     return RunResult(
         classification=paths.classification, legend_csv=paths.legend_csv, probability=paths.probability,
         samples_csv=samples_out, recipe_json=recipe_out, model=model, prepared=prepared,
-        messages=prepared.messages, seconds=time.perf_counter() - start, accuracy=result.accuracy,
+        messages=[*prepared.messages, *getattr(model, "messages", []), *result.messages],
+        seconds=time.perf_counter() - start, accuracy=result.accuracy,
         assessment=written, cross_validation=result.cross_validation,
         class_probability=paths.class_probability, legend_files=paths.legend_files,
         regularization=paths.regularization, areas_csv=areas_csv)

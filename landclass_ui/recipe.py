@@ -24,12 +24,13 @@ JSON layout (``schema_version`` 1)::
                   "roles": {"red": "B04", "nir": "B8A"}},                    # roles by hand win over the sensor
       "cloud_mask": {"enabled": true, "snow": false, "file": null,           # SCL / QA_PIXEL, see cloudmask
                      "gap_fill": true},                                      # several dates: fill in time
-      "regularization": {"majority": 5, "mmu": 0.5, "mmu_unit": "ha"}        # after classification, see regularize
+      "regularization": {"majority": 5, "mmu": 0.5, "mmu_unit": "ha"},       # after classification, see regularize
+      "regions": {"path": "ecoregions.gpkg", "field": "region", "layer": null}   # one model per region, see regions
     }
 
 ``derived`` is left out when it is empty, and a recipe without it loads with an empty one; ``cloud_mask`` is
 left out when it is the default (on, snow kept, the quality layer found beside the image), ``regularization``
-when there is none.
+and ``regions`` when there are none.
 
 Relative paths are resolved against the recipe file's folder.
 """
@@ -49,7 +50,7 @@ from .legend import Legend
 from .sensors import SENSOR_ALIASES
 
 __all__ = ["Recipe", "ImageRef", "TrainingRef", "ClassifierRef", "DerivedRef", "PairwiseRef", "CloudMaskRef",
-           "RegularizationRef", "SCHEMA_VERSION", "default_name"]
+           "RegularizationRef", "RegionsRef", "SCHEMA_VERSION", "default_name"]
 
 SCHEMA_VERSION = 1
 
@@ -187,6 +188,31 @@ class RegularizationRef:
         return ", ".join(parts) or "none"
 
 
+@dataclass
+class RegionsRef:
+    """Regions (eco-climatic zones) for one model per region, as iota2's ``regionPath``/``regionField``
+    (iota2 documentation, "IOTA2 parameters", chain.regionPath and chain.regionField, and the "Multi regions"
+    example: one model is trained on the training polygons under each region and classifies only that region;
+    the maps are merged, and what lies in no region is not classified).
+
+    ``path`` is a polygon file (GeoPackage, shapefile, GeoJSON; any CRS), ``field`` the attribute naming each
+    polygon's region (text or integers; iota2's example calls it ``region``), ``layer`` the layer of a
+    multi-layer file (None: the first). See :mod:`landclass_ui.regions` and :mod:`landclass_ui.regional`."""
+
+    path: str
+    field: str = "region"
+    layer: str | None = None
+
+    def validate(self) -> None:
+        """Raises :class:`RecipeError` for an empty path or field, or values that are not text."""
+        if not isinstance(self.path, str) or not self.path.strip():
+            raise RecipeError("the regions entry has no file path; give the regions' polygon file")
+        if not isinstance(self.field, str) or not self.field.strip():
+            raise RecipeError(f"the regions file {self.path} needs the name of its region field, not {self.field!r}")
+        if self.layer is not None and (not isinstance(self.layer, str) or not self.layer.strip()):
+            raise RecipeError(f"the layer of the regions file {self.path} must be a layer name, not {self.layer!r}")
+
+
 def _aux_entry(entry, resolve):
     """An ``auxiliary`` entry as stored: a layer name, or a dict (``layer``, ``path`` resolved, ``bands``)."""
     if isinstance(entry, dict):
@@ -210,6 +236,7 @@ class Recipe:
     derived: DerivedRef = field(default_factory=DerivedRef)
     cloud_mask: CloudMaskRef = field(default_factory=CloudMaskRef)
     regularization: RegularizationRef = field(default_factory=RegularizationRef)
+    regions: RegionsRef | None = None  # one model per region (iota2's eco-regions), see landclass_ui.regional
     schema_version: int = SCHEMA_VERSION
 
     # --- validation -------------------------------------------------------------------------------------
@@ -233,6 +260,11 @@ class Recipe:
         if self.legend is not None:
             Legend.from_list(self.legend)
         self.regularization.validate()
+        if self.regions is not None:
+            if not isinstance(self.regions, RegionsRef):
+                raise RecipeError(f"the recipe's regions must be a RegionsRef (path, field, layer), not "
+                                  f"{self.regions!r}")
+            self.regions.validate()
         parse_params(self.classifier.name, self.classifier.params)
 
     def legend_object(self) -> Legend | None:
@@ -251,6 +283,8 @@ class Recipe:
             del d["cloud_mask"]
         if not self.regularization.active:
             del d["regularization"]
+        if self.regions is None:
+            del d["regions"]
         return {"schema_version": d.pop("schema_version"), **d}
 
     def to_json(self) -> str:
@@ -300,6 +334,11 @@ class Recipe:
             clf = d.get("classifier") or {}
             cm = d.get("cloud_mask") or {}
             reg = d.get("regularization") or {}
+            regions = d.get("regions")
+            if regions is not None and not (isinstance(regions, dict) and isinstance(regions.get("path"), str)
+                                            and isinstance(regions.get("field", ""), (str, type(None)))):
+                raise RecipeError(f"malformed recipe: 'regions' must be an object with a text path, field and layer, "
+                                  f"not {regions!r}")
             recipe = cls(
                 name=str(d.get("name") or default_name()),
                 images=images,
@@ -311,6 +350,8 @@ class Recipe:
                 regularization=RegularizationRef(reg.get("majority"), reg.get("mmu"), reg.get("mmu_unit") or "px"),
                 cloud_mask=CloudMaskRef(bool(cm.get("enabled", True)), bool(cm.get("snow", False)),
                                         resolve(cm.get("file")) or None, bool(cm.get("gap_fill", True))),
+                regions=None if regions is None else RegionsRef(
+                    resolve(regions["path"]), regions.get("field") or "region", regions.get("layer") or None),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None

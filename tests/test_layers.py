@@ -15,9 +15,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "landclass_ui"
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "_files", "sensors", "sample", "tiles", "cloudmask", "timeseries"}),
     ("data model", {"legend", "classifiers", "imagery"}),
-    ("features", {"indices", "auxiliary", "recipe"}),
+    ("features", {"indices", "auxiliary", "recipe", "regions"}),
     ("training", {"training"}),
-    ("model", {"model", "compiled", "regularize"}),
+    ("model", {"model", "compiled", "regularize", "regional"}),
     ("assessment", {"accuracy", "validation", "report", "export", "guidance", "areas"}),
     ("pipeline", {"pipeline", "display", "live", "overlay", "store", "worker", "jobs"}),
     ("interfaces", {"cli", "ui"}),
