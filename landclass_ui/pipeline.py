@@ -452,34 +452,32 @@ def _assess_reference(reference: Reference, prepared: Prepared, class_map: str):
 # --- Stage 6: report ---------------------------------------------------------------------------------------
 
 
-def report(class_map: str, assessment: Assessment, recipe: Recipe, model: TrainedModel) -> AssessmentPaths | None:
+def report(class_map: str, assessment: Assessment, recipe: Recipe, model: TrainedModel, *,
+           notes: list[str] | None = None) -> AssessmentPaths | None:
     """Write ``<stem>_confusion.csv``/``.png`` and ``<stem>_RESULTS.md`` beside the map
     (:func:`landclass_ui.report.write_assessment`); None when there is no accuracy to report.
 
-    With one model per region, band importance is given per region (a section "Band importance per region"
-    of ``RESULTS.md``, :func:`landclass_ui.regional.region_importance`), not pooled."""
+    ``notes`` (lines on how the map was made: cloud mask, gap filling, regularization) become a section "How the
+    map was made". With one model per region, band importance is given per region (a section "Band importance
+    per region", :func:`landclass_ui.regional.region_importance`), not pooled."""
     if assessment.accuracy is None:
         return None
     regional = isinstance(model, RegionalModel)
-    paths = write_assessment(class_map, assessment.accuracy, recipe=recipe, how=assessment.how,
-                             area_unit=assessment.area_unit, importance=None if regional else feature_importance(model),
-                             cross_validation=assessment.cross_validation)
+    sections = []
+    if notes:
+        sections += ["## How the map was made", "", *(f"- {n}" for n in notes), ""]
     if regional:
-        from pathlib import Path
-
-        from ._files import atomic_write_text
-
-        lines = ["## Band importance per region", "",
-                 "One model per region; the region band itself is not a feature.", ""]
+        sections += ["## Band importance per region", "",
+                     "One model per region; the region band itself is not a feature.", ""]
         for name, importance in region_importance(model).items():
             if importance is None:
-                lines += [f"- region {name}: none (a classifier without band importance, or one class only)"]
+                sections += [f"- region {name}: none (a classifier without band importance, or one class only)"]
             else:
-                lines += [f"- region {name}: " + ", ".join(f"{b} {v:.1%}" for b, v in importance.items())]
-        text = Path(paths.results_md).read_text(encoding="utf-8")
-        head, sep, tail = text.partition("## Recipe")
-        atomic_write_text(paths.results_md, head + "\n".join(lines) + "\n\n" + sep + tail)
-    return paths
+                sections += [f"- region {name}: " + ", ".join(f"{b} {v:.1%}" for b, v in importance.items())]
+        sections.append("")
+    return write_assessment(class_map, assessment.accuracy, recipe=recipe, how=assessment.how,
+                            area_unit=assessment.area_unit, importance=None if regional else feature_importance(model),
+                            cross_validation=assessment.cross_validation, sections=sections)
 
 
 # --- The whole run ------------------------------------------------------------------------------------------
@@ -584,7 +582,10 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
     if result.accuracy is not None and (ref is not None or held.validation is not None):
         say(f"overall accuracy {result.accuracy.overall_accuracy:.3f} ± "
             f"{1.96 * result.accuracy.overall_accuracy_se:.3f} (95%), kappa {result.accuracy.kappa:.3f}")
-    written = report(paths.classification, result, recipe, model)
+    notes = [m for m in prepared.messages if m.startswith(("cloud mask", "time series"))]
+    if paths.regularization:
+        notes.append(f"regularization ({recipe.regularization.describe()}): {paths.regularization}")
+    written = report(paths.classification, result, recipe, model, notes=notes)
     if recipe_out:
         recipe.save(recipe_out)
     return RunResult(

@@ -81,7 +81,7 @@ def plot_confusion(report: AccuracyReport, path: str | os.PathLike, title: str =
 
 def write_assessment(output: str | os.PathLike, report: AccuracyReport, *, recipe=None, how: str = "",
                      area_unit: str = "", importance: pd.Series | None = None,
-                     cross_validation=None) -> AssessmentPaths:
+                     cross_validation=None, sections: list[str] | None = None) -> AssessmentPaths:
     """Write ``<stem>_confusion.csv``, ``<stem>_confusion.png`` and ``<stem>_RESULTS.md`` beside ``output``.
 
     Parameters
@@ -96,6 +96,8 @@ def write_assessment(output: str | os.PathLike, report: AccuracyReport, *, recip
     importance : pandas.Series, optional
         Band importance (sums to 1).
     cross_validation : CrossValidation, optional
+    sections : list of str, optional
+        Markdown lines put before the recipe (e.g. how the map was made, band importance per region).
     """
     out = Path(output)
     stem = out.with_name(out.stem)
@@ -123,6 +125,7 @@ def write_assessment(output: str | os.PathLike, report: AccuracyReport, *, recip
         lines += ["## Band importance", "", "| band | importance |", "|---|---|"]
         lines += [f"| {band} | {value:.1%} |" for band, value in importance.items()]
         lines.append("")
+    lines += list(sections or [])
     if recipe is not None:
         lines += ["## Recipe", "", "```json", json.dumps(recipe.to_dict(), indent=2, ensure_ascii=False), "```", ""]
     atomic_write_text(md_path, "\n".join(lines))

@@ -116,3 +116,15 @@ def test_cls_regularization_box_edits_the_recipe(tmp_path):
     box.majority.value = 0
     assert not store.recipe.regularization.active
     assert "regularization" not in json.loads((tmp_path / "work" / "recipe.json").read_text())
+
+
+def test_results_md_says_how_the_map_was_made(tmp_path):
+    files, training, field, _ = SCENES["s2-t11upt"]
+    result = run_cli("classify", *files, "-t", training, "--class-field", field, "-o", tmp_path / "m.tif",
+                     "--majority", "3", "--mmu", "4", "--validation-ratio", "0.5")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "m_RESULTS.md").read_text()
+    section = text.split("## How the map was made")[1].split("## Recipe")[0]
+    assert "cloud mask: 0.05 % of the image is nodata" in section
+    assert "regularization (majority 3x3, minimum mapping unit 4 px): majority 3x3 changed" in section
+    assert '"regularization": {' in text.split("## Recipe")[1]
