@@ -438,3 +438,44 @@ def test_a_region_off_the_image_is_left_out_with_a_message(tmp_path):
     assert any("region(s) far of r.gpkg lie outside the image and are left out" in m for m in prepared.messages)
     share = next(m for m in prepared.messages if m.startswith("regions of r.gpkg (field 'region')"))
     assert "in no region" not in share  # the two regions cover the whole image
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_cls_regions_box_sets_and_refuses(scene, tmp_path):
+    """The CLS panel's regions box, driven as a person does: a good file is taken (the recipe on disk has it),
+    a file whose field is missing or that is off the image is refused and the recipe left as it was."""
+    import json
+
+    from landclass_ui.store import RecipeStore
+    from landclass_ui.ui.postprocess import RegionsBox
+
+    s = SCENES[scene]
+    store = RecipeStore(recipe_for(scene), tmp_path / "work" / "recipe.json")
+    box = RegionsBox(store)
+    assert "one model for the whole image" in box.info.value
+    box.path.value = two_regions(scene, tmp_path)
+    box.field.value = "nonexistent"
+    box.apply.click()
+    assert "landclass-msg-error" in box.message.value and s.field in box.message.value  # lists the columns
+    assert store.recipe.regions is None
+    box.field.value = s.field
+    box.apply.click()
+    assert "2 region(s) on the image" in box.message.value, box.message.value
+    saved = json.loads((tmp_path / "work" / "recipe.json").read_text())
+    assert saved["regions"]["field"] == s.field and saved["regions"]["path"].endswith(Path(box.path.value).name)
+    grid = grid_of(scene)
+    far = write_regions(tmp_path / f"far{s.suffix}", grid, [(s.values[0], 0, 0, 5, 5)], s.crs, s.field)
+    import geopandas as gpd
+    from shapely.affinity import translate
+
+    frame = gpd.read_file(far)
+    frame.geometry = frame.geometry.apply(lambda g: translate(g, 20, 20) if frame.crs.is_geographic
+                                          else translate(g, 5e6, 5e6))
+    frame.to_file(far)
+    box.path.value = far
+    box.apply.click()
+    assert "landclass-msg-error" in box.message.value
+    assert store.recipe.regions is not None and store.recipe.regions.path != far  # unchanged
+    box.remove.click()
+    assert store.recipe.regions is None and "regions" not in json.loads((tmp_path / "work" / "recipe.json")
+                                                                         .read_text())

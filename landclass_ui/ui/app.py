@@ -47,7 +47,7 @@ from .common import LOG, LOG_NAME, KernelLoop, Message, guarded, log_to
 from .img import ImagePanel
 from .leg import LegendPanel
 from .map import MAP_CSS, MapView
-from .postprocess import RegularizationBox
+from .postprocess import RegionsBox, RegularizationBox
 from .tasks import ExportPanel
 from .trn import TrainingPanel, collected_points
 
@@ -142,13 +142,14 @@ class LandclassApp:
         self.aux = AuxPanel(self.store)
         self.cls = ClassifierPanel(self.store)
         self.regularization = RegularizationBox(self.store)
+        self.regions = RegionsBox(self.store)
         self.export = ExportPanel(self.store, str(self.workdir), call=self.ui.call)
         self.acc = AccuracyPanel(str(self.cache), on_go=self._go_to)
         self._overview = None  # the last LiveResult of the whole scene (suggestions are picked from it)
         self.img.composite.observe(lambda ch: self._schedule("composite"), "value")
         tabs = W.Tab(children=[self.img.widget, self.leg.widget, self.trn.widget, self.aux.widget,
-                               W.VBox([self.cls.widget, self.regularization.widget]), self.acc.widget,
-                               self.export.widget])
+                               W.VBox([self.cls.widget, self.regularization.widget, self.regions.widget]),
+                               self.acc.widget, self.export.widget])
         for i, title in enumerate(["IMG", "LEG", "TRN", "AUX", "CLS", "ACC", "Export"]):
             tabs.set_title(i, title)
         tabs.selected_index = 2 if self.store.recipe.images else 0

@@ -1,7 +1,9 @@
-"""Regularization of the class map after classification (recipe ``regularization``; shown in the CLS panel):
-a majority filter window and a minimum mapping unit in pixels or hectares, applied to exported maps
-(:mod:`landclass_ui.regularize`)."""
+"""The CLS panel's settings beyond the classifier: regularization of the class map after classification (recipe
+``regularization``: a majority filter window and a minimum mapping unit in pixels or hectares, applied to
+exported maps, :mod:`landclass_ui.regularize`) and regions for one model per region (recipe ``regions``)."""
 from __future__ import annotations
+
+import html
 
 import ipywidgets as W
 
@@ -10,7 +12,7 @@ from ..recipe import RegularizationRef
 from ..store import RecipeStore
 from .common import Message, guarded
 
-__all__ = ["RegularizationBox"]
+__all__ = ["RegularizationBox", "RegionsBox"]
 
 MAJORITY_CHOICES = [("off", 0), ("3 x 3", 3), ("5 x 5", 5), ("7 x 7", 7), ("9 x 9", 9)]
 
@@ -76,3 +78,73 @@ class RegularizationBox:
         if reg != self.store.recipe.regularization:
             self.store.edit("regularization", lambda r: setattr(r, "regularization", reg))
             self.message.show(f"regularization: {reg.describe()}", "ok")
+
+
+class RegionsBox:
+    """Edits ``recipe.regions``: a polygon file and its region field for one model per region (iota2's
+    eco-regions; :mod:`landclass_ui.regions`). Exported maps use one model per region; the live map, which is
+    refitted at every click, keeps one model for the whole image (the panel says so)."""
+
+    def __init__(self, store: RecipeStore):
+        self.store = store
+        style = {"description_width": "150px"}
+        self.path = W.Text(description="Regions file", placeholder="none: one model", style=style,
+                           layout=W.Layout(width="360px"),
+                           tooltip="polygons (GeoPackage, shapefile, GeoJSON; any CRS), one model per region")
+        self.path.add_class("landclass-regions-path")
+        self.field = W.Text(description="Region field", value="region", style=style, layout=W.Layout(width="300px"))
+        self.field.add_class("landclass-regions-field")
+        self.apply = W.Button(description="Use regions", icon="check", layout=W.Layout(width="130px"))
+        self.apply.add_class("landclass-regions-apply")
+        self.remove = W.Button(description="One model", icon="times", layout=W.Layout(width="130px"),
+                               tooltip="no regions: one model for the whole image")
+        self.remove.add_class("landclass-regions-remove")
+        self.info = W.HTML()
+        self.info.add_class("landclass-regions-info")
+        self.message = Message()
+        self.apply.on_click(lambda _: guarded(self.message, self.set, self.path.value, self.field.value))
+        self.remove.on_click(lambda _: guarded(self.message, self.set, "", self.field.value))
+        self.widget = W.VBox([W.HTML("<b>Regions</b> <small>one model per region in exported maps (iota2's "
+                                     "eco-regions)</small>"), self.path, self.field,
+                              W.HBox([self.apply, self.remove]), self.info, self.message])
+        self.widget.add_class("landclass-regions")
+        store.observe(lambda label: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        ref = self.store.recipe.regions
+        if ref is None:
+            self.info.value = "<small>one model for the whole image</small>"
+            return
+        self.path.value, self.field.value = ref.path, ref.field
+        self.info.value = (f"<small>one model per region of {html.escape(ref.path)} (field "
+                           f"{html.escape(ref.field)}) in exported maps; the live map uses one model</small>")
+
+    def set(self, path: str, field: str) -> None:
+        """Use the regions of the polygon file at ``path`` (its ``field`` names each region); empty: none.
+
+        Raises
+        ------
+        RecipeError
+            A missing or unreadable file, a missing field, regions that do not reach the image or overlap
+            (:func:`landclass_ui.regions.read_regions`); the recipe is left as it was.
+        """
+        import os
+
+        from ..pipeline import open_recipe_images
+        from ..recipe import RegionsRef
+        from ..regions import read_regions
+
+        path = os.path.expanduser(path.strip())
+        if not path:
+            if self.store.recipe.regions is not None:
+                self.store.edit("one model", lambda r: setattr(r, "regions", None))
+            self.message.show("one model for the whole image", "ok")
+            return
+        ref = RegionsRef(path, field.strip() or "region")
+        ref.validate()
+        grid = open_recipe_images(self.store.recipe).grid if self.store.recipe.images else None
+        names, _, _ = read_regions(ref.path, ref.field, grid)
+        self.store.edit("regions", lambda r: setattr(r, "regions", ref))
+        self.message.show(f"{len(names)} region(s) on the image: {', '.join(names)}; one model each in exported "
+                          "maps", "ok")
