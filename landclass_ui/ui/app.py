@@ -59,6 +59,12 @@ STACK_SECTIONS = ("derived", "auxiliary")
 TRAIN_SECTIONS = ("training", "legend", "classifier")
 
 
+def _images_key(recipe: Recipe) -> str:
+    """What the image stack is opened from (the recipe's image sections), to tell whether a stack is current."""
+    d = recipe.to_dict()
+    return repr([d.get(k) for k in IMAGE_SECTIONS])
+
+
 def default_workdir() -> Path:
     return Path(os.environ.get("LANDCLASS_WORKDIR") or Path.home() / "landclass")
 
@@ -129,6 +135,7 @@ class LandclassApp:
         start, start_message = self._start_image()
         self._start_stack = start  # opened once here for the map's extent, used by the worker's first pass
         self.image_stack = start
+        self._image_key = _images_key(self.store.recipe)  # the recipe sections image_stack was opened from
         self._template: str | None = None  # the first tile layer's URL: others are made from it
         bounds = _latlon_bounds(start.grid) if start else WORLD
         self.map = MapView(center=((bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2),
@@ -138,7 +145,7 @@ class LandclassApp:
         self.img = ImagePanel(self.store, start_dir=str(Path(sample_paths().safe).parent))
         self.leg = LegendPanel(self.store, str(self.workdir))
         self.trn = TrainingPanel(self.store, str(self.workdir), default_legend=self._default_legend(),
-                                 image=lambda: self.image_stack)
+                                 image=self._recipe_image)
         self.aux = AuxPanel(self.store)
         self.cls = ClassifierPanel(self.store)
         self.regularization = RegularizationBox(self.store)
@@ -238,6 +245,14 @@ class LandclassApp:
             return self._image_of(self.store.recipe), None
         except LandclassError as exc:
             return None, f"{exc} (open another image in IMG)"
+
+    def _recipe_image(self):
+        """The recipe's image as it is now (what a training file is checked against): the worker's stack when it
+        has caught up with the last image edit, else the recipe's images opened afresh (headers only)."""
+        stack, key = self.image_stack, self._image_key
+        if stack is not None and key == _images_key(self.store.recipe):
+            return stack
+        return self._image_of(self.store.recipe)
 
     @staticmethod
     def _image_of(recipe: Recipe):
@@ -453,7 +468,7 @@ class LandclassApp:
         self._new_image_layer(make_composite(stack, bands, self.cache))
         if note:
             self._show(note, "info")
-        self.image_stack = stack
+        self.image_stack, self._image_key = stack, _images_key(recipe)
         return True
 
     def _move_to(self, bounds) -> None:
