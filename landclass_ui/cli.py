@@ -3,6 +3,8 @@
 ::
 
     landclass classify IMAGE... --training FILE [--class-field class] -o map.tif [--probability]
+                       [--training-filter EXPR] [--x-column COL --y-column COL] [--class-remap NAME=CLASS]
+                       [--sample-map MAP --samples-per-class N] [--training-recipe recipe.json]
                        [--classifier NAME --param NAME=VALUE] [--indices ndvi,ndwi] [--pairwise nd]
                        [--regions regions.gpkg --region-field region]
     landclass run recipe.json -o map.tif
@@ -29,6 +31,7 @@ from . import __version__
 from .errors import LandclassError, RecipeError
 
 EXIT_INPUT_ERROR = 2
+DEFAULT_SAMPLES_PER_CLASS = 1000  #: ``--samples-per-class`` default: SEPAL's for "Sample classification"
 HELP_WIDTH = 79  #: line width of the ``classify --help`` tables (RawDescriptionHelpFormatter keeps their lines)
 
 
@@ -188,10 +191,38 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_HelpFormatter)
     c.add_argument("images", nargs="+", metavar="IMAGE",
                    help="raster file(s) (GeoTIFF/COG/VRT/JPEG2000, stacked in this order) or a Sentinel-2 .SAFE")
-    c.add_argument("-t", "--training", action="append", required=True, metavar="FILE",
+    c.add_argument("-t", "--training", action="append", metavar="FILE", default=[],
                    help="training data: GeoJSON, shapefile, GeoPackage or CSV points (repeatable)")
     c.add_argument("--class-field", help="attribute holding the class (default: class)")
     c.add_argument("--layer", help="layer of a multi-layer training file (GeoPackage)")
+    c.add_argument("--training-filter", metavar="EXPR",
+                   help="keep only the training rows for which EXPR is true, in pandas query syntax, e.g. "
+                        "'confidence > 0.8 and editor != \"bot\"' (applied to every --training file before "
+                        "anything else; names with spaces in `backquotes`)")
+    c.add_argument("--x-column", metavar="COL", help="CSV training files: longitude column, EPSG:4326 (default: "
+                                                     "detected: XCoordinate, lon, x...)")
+    c.add_argument("--y-column", metavar="COL", help="CSV training files: latitude column, EPSG:4326")
+    c.add_argument("--geometry-column", metavar="COL",
+                   help="CSV training files: a column of GeoJSON or WKT geometries in EPSG:4326 instead of X/Y "
+                        "(default: detected, e.g. .geo or geometry)")
+    c.add_argument("--class-remap", action="append", metavar="NAME=CLASS", default=[],
+                   help="relabel a training class, e.g. village='Built Up'; NAME= (nothing after =) leaves that "
+                        "class out (repeatable; applies to the --training files and --training-recipe data)")
+    c.add_argument("--sample-map", metavar="FILE",
+                   help="sample an existing classification map as training data (SEPAL's sample classification): "
+                        "random points per class, labelled with the map's class (its legend: --legend, else "
+                        "<stem>_legend.csv beside it, else its values)")
+    c.add_argument("--samples-per-class", type=int, metavar="N",
+                   help=f"with --sample-map: points per class (default {DEFAULT_SAMPLES_PER_CLASS}, as SEPAL)")
+    c.add_argument("--sample-scale", type=float, metavar="M",
+                   help="with --sample-map: metres between sampling cells (default: the map's pixels)")
+    c.add_argument("--sample-band", type=int, metavar="N", help="with --sample-map: band of the classes (default 1)")
+    c.add_argument("--sample-default", metavar="CLASS",
+                   help="with --sample-map: sample map values that are no legend class as CLASS (default: ignored)")
+    c.add_argument("--sample-seed", type=int, metavar="N", help="with --sample-map: seed of the points (default 0)")
+    c.add_argument("--training-recipe", action="append", metavar="JSON", default=[],
+                   help="use the training data (files and points) of another saved recipe (repeatable); its "
+                        "classes are matched to the legend by name (--class-remap for the others)")
     c.add_argument("--legend", metavar="FILE",
                    help="legend: CSV (SEPAL's code,class,color or color,value,label; separated by , ; or tab), "
                         "a QGIS style .qml, or iota2's nomenclature.txt (its colorFile.txt beside it)")
@@ -275,7 +306,7 @@ def _recipe_from_classify(args):
     from .auxiliary import parse_cli as parse_aux_cli
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
-    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, RegionsRef, RegularizationRef, TrainingRef
+    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, RegionsRef, RegularizationRef
 
     if args.legend_columns and not args.legend:
         raise RecipeError("--legend-columns needs --legend FILE")
@@ -288,11 +319,12 @@ def _recipe_from_classify(args):
     parse_params(args.classifier, params)  # fail early on a bad parameter
     from .classifiers import get_spec
 
+    legend = Legend.read(args.legend, columns=args.legend_columns) if args.legend else None
+    training, legend = _training_from_args(args, legend)
     recipe = Recipe(
         images=[ImageRef(p, None, args.resolution, args.scale, args.offset) for p in args.images],
-        legend=Legend.read(args.legend, columns=args.legend_columns).to_list() if args.legend else None,
-        training=[TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer)
-                  for t in args.training],
+        legend=legend.to_list() if legend is not None else None,
+        training=training,
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
         auxiliary=[parse_aux_cli(a) for a in args.aux],
         cloud_mask=CloudMaskRef(not args.no_cloud_mask, args.mask_snow, args.cloud_mask, not args.no_gap_fill),
@@ -319,6 +351,95 @@ def _recipe_from_classify(args):
                 ref.bands = [b for b in bands if b in names] or []
             _check_bands(recipe, bands)
     return recipe
+
+
+def parse_remap(items, flag: str = "--class-remap") -> dict[str, str | None]:
+    """``["village=Built Up", "cloud="]`` -> ``{"village": "Built Up", "cloud": None}`` (``NAME=`` with nothing
+    after ``=`` leaves the class out).
+
+    Raises
+    ------
+    TrainingDataError
+        An item without ``=`` or without a name.
+    """
+    from .errors import TrainingDataError
+
+    out: dict[str, str | None] = {}
+    for item in items or []:
+        name, sep, target = str(item).partition("=")
+        if not sep or not name.strip():
+            raise TrainingDataError(f"{flag} {item!r} must look like NAME=CLASS, e.g. village='Built Up', or "
+                                    "NAME= to leave a class out")
+        out[name.strip()] = target.strip() or None
+    return out
+
+
+def _training_from_args(args, legend):
+    """The recipe's training sets from ``--training`` (with ``--class-field``, ``--layer``, ``--training-filter``,
+    the CSV column flags and ``--class-remap``), ``--sample-map`` (points sampled from a classification map,
+    :func:`landclass_ui.training.sample_class_map`) and ``--training-recipe`` (another recipe's training data,
+    :func:`landclass_ui.training.recipe_training`), and the legend (``legend`` when given; else the sampled
+    map's, else the first training recipe's; None: derived from the training data when the recipe runs).
+
+    Raises
+    ------
+    TrainingDataError, LegendError, RecipeError, CRSError
+        No training data at all, a sampling flag without --sample-map, column flags without a CSV file, a bad
+        remap, or what the readers raise.
+    """
+    from .errors import TrainingDataError
+    from .recipe import TrainingRef
+    from .training import class_map_legend, is_csv, points_records, recipe_training, sample_class_map
+
+    if not (args.training or args.sample_map or args.training_recipe):
+        raise TrainingDataError("no training data: give --training FILE, --sample-map MAP or --training-recipe JSON")
+    sampling = {"--samples-per-class": args.samples_per_class, "--sample-scale": args.sample_scale,
+                "--sample-band": args.sample_band, "--sample-default": args.sample_default,
+                "--sample-seed": args.sample_seed}
+    given = [flag for flag, v in sampling.items() if v is not None]
+    if given and not args.sample_map:
+        raise TrainingDataError(f"{', '.join(given)} need(s) --sample-map FILE (the classification map to sample)")
+    columns = {"x": args.x_column, "y": args.y_column, "geometry": args.geometry_column}
+    csv_files = [t for t in args.training if is_csv(t)]
+    if any(columns.values()) and not csv_files:
+        raise TrainingDataError("--x-column, --y-column and --geometry-column are for CSV training files; "
+                                "no --training file is a .csv")
+    if (args.x_column is None) != (args.y_column is None):
+        raise TrainingDataError("give both --x-column and --y-column (longitude and latitude columns)")
+    remap = parse_remap(args.class_remap)
+    training = [TrainingRef("file", path=t, class_field=args.class_field, layer=args.layer, remap=dict(remap),
+                            filter=args.training_filter, **(columns if is_csv(t) else {}))
+                for t in args.training]
+    if args.sample_map:
+        band = 1 if args.sample_band is None else args.sample_band
+        if legend is None:
+            legend = class_map_legend(args.sample_map, band)
+        per_class = DEFAULT_SAMPLES_PER_CLASS if args.samples_per_class is None else args.samples_per_class
+        if per_class < 1:
+            raise TrainingDataError(f"--samples-per-class must be at least 1, not {per_class}")
+        seed = args.sample_seed or 0
+        frame = sample_class_map(args.sample_map, legend, per_class=per_class, scale=args.sample_scale, band=band,
+                                 default_class=args.sample_default,
+                                 unknown="default" if args.sample_default else "ignore", seed=seed)
+        if not args.quiet:
+            for m in frame.attrs["messages"]:
+                print(f"landclass: {m}", file=sys.stderr)
+            print("landclass: sampled " + ", ".join(f"{r['class']} {r['sampled']}" for r in frame.attrs["counts"])
+                  + f" point(s) from {os.path.basename(args.sample_map)}", file=sys.stderr)
+        scale = f"scale {args.sample_scale:g} m" if args.sample_scale else "map pixels"
+        training.append(TrainingRef("points", points=points_records(frame),
+                                    source=f"sampled from {os.path.basename(args.sample_map)} (band {band}, {scale}, "
+                                           f"{per_class} per class, seed {seed})"))
+    for path in args.training_recipe:
+        imported = recipe_training(path)
+        if legend is None:
+            legend = imported.legend
+            if legend is None or not all(legend.contains(c) for c in imported.classes):
+                from .legend import Legend
+
+                legend = Legend.from_labels(imported.classes)
+        training.extend(imported.adopt(legend, remap))
+    return training, legend
 
 
 def _parse_mmu(text: str | None) -> tuple[float | None, str]:

@@ -28,7 +28,7 @@ from .imagery import Grid, ImageStack
 from .legend import Legend
 from .model import TrainedModel, fit, predict_block
 from .recipe import Recipe
-from .training import SampleTable, extract_samples, points_frame, read_training
+from .training import SampleTable, extract_samples, points_frame, read_ref
 
 __all__ = ["LiveClassifier", "LiveResult", "COARSE_PX"]
 
@@ -118,10 +118,10 @@ class LiveClassifier:
                     tables.append(self._point_samples(ref.points, legend))
             else:
                 key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
-                       tuple(legend.values), tuple(legend.names), tuple(sorted(ref.remap.items(), key=str)))
+                       tuple(legend.values), tuple(legend.names), tuple(sorted(ref.remap.items(), key=str)),
+                       ref.filter, ref.x, ref.y, ref.geometry)
                 if key not in self._file_samples:
-                    frame = read_training(ref.path, ref.class_field, crs=self.stack.crs, layer=ref.layer,
-                                          remap=ref.remap)
+                    frame = read_ref(ref, crs=self.stack.crs)  # with its remap, row filter, coordinate columns
                     # one class alone is fine here: another data set may complete it (checked below)
                     self._file_samples[key] = extract_samples(self.stack, frame, legend, min_classes=0)
                 tables.append(self._file_samples[key])

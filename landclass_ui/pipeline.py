@@ -49,7 +49,7 @@ from .regional import RegionalModel, fit_regional, region_importance
 from .regions import Regions, add_regions
 from .report import AssessmentPaths, mapped_areas, write_assessment
 from .timeseries import acquisition_date
-from .training import SampleTable, extract_samples, legend_colors, points_frame, read_training
+from .training import SampleTable, extract_samples, legend_colors, read_ref, read_training
 
 if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation is made, not with the app
     from .validation import CrossValidation
@@ -191,7 +191,8 @@ def mask_summary(stack: ImageStack) -> str:
 
 def read_recipe_training(recipe: Recipe, crs) -> pd.DataFrame:
     """Every training set of the recipe as one table of features (``geometry``, ``label``, ``group``...) in
-    ``crs``; the dashboard's empty set of points beside a file is skipped.
+    ``crs``; the dashboard's empty set of points beside a file is skipped. Files are read with their remap,
+    row filter and coordinate columns (:func:`landclass_ui.training.read_ref`).
 
     Raises
     ------
@@ -202,9 +203,9 @@ def read_recipe_training(recipe: Recipe, crs) -> pd.DataFrame:
     for ref in recipe.training:
         if ref.kind == "points":
             if ref.points or len(recipe.training) == 1:
-                frames.append(points_frame(ref.points, crs=crs))
+                frames.append(read_ref(ref, crs=crs))
         else:
-            frames.append(read_training(ref.path, ref.class_field, crs=crs, layer=ref.layer, remap=ref.remap))
+            frames.append(read_ref(ref, crs=crs))
     if len(frames) == 1:
         return frames[0]
     features = pd.concat(frames, ignore_index=True)

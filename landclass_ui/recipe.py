@@ -13,8 +13,10 @@ JSON layout (``schema_version`` 1)::
       "images": [{"path": "S2A_...SAFE", "bands": ["B02", "B03"], "resolution": null}],
       "legend": [{"value": 1, "name": "FARM", "color": "#94ff00"}, ...],      # or null: from the training data
       "training": [{"kind": "file", "path": "polygons.geojson", "class_field": "class", "layer": null,
-                    "remap": {"village": "Built Up", "cloud": null}},                # optional
-                   {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]}],
+                    "remap": {"village": "Built Up", "cloud": null},                 # optional
+                    "filter": "confidence > 0.8", "x": "lon", "y": "lat"},           # optional (CSV)
+                   {"kind": "points", "points": [{"x": 1.44, "y": 43.6, "class": 1}]},
+                   {"kind": "points", "source": "sampled from map.tif ...", "points": [...]}],
       "classifier": {"name": "random-forest", "params": {"n_trees": 25}},
       "auxiliary": ["latitude",                                              # extra layers on the image grid
                     {"layer": "terrain", "path": "dem.tif", "bands": ["elevation", "slope"]},
@@ -79,11 +81,20 @@ class ImageRef:
 @dataclass
 class TrainingRef:
     """One training data set: ``kind`` ``"file"`` (``path``, ``class_field``, ``layer``) or ``"points"``
-    (``points``: ``[{"x": lon, "y": lat, "class": value}]`` in EPSG:4326).
+    (``points``: ``[{"x": lon, "y": lat, "class": value}]`` in EPSG:4326, ``class`` a legend value).
 
     ``remap`` (files only) maps a class of the file to a legend class name, or to None to leave that class
     out, e.g. ``{"village": "Built Up", "cloud": None}``; classes it does not name are matched to the legend
-    by name (see :func:`landclass_ui.training.read_training`)."""
+    by name (see :func:`landclass_ui.training.read_training`).
+
+    ``filter`` (files only): a row filter in pandas query syntax applied before anything else, e.g.
+    ``confidence > 0.8 and editor != "bot"`` (:func:`landclass_ui.training.apply_filter`). ``x``/``y`` (CSV
+    only): the longitude/latitude columns, ``geometry`` (CSV only): a GeoJSON/WKT column; None: detected.
+
+    ``source`` (points only): where the points come from, e.g. ``"sampled from landcover.tif ..."`` or
+    ``"recipe Forest_2020"``; None for the points collected on the map (the dashboard's first such set).
+
+    The JSON holds ``filter``, ``x``, ``y``, ``geometry`` and ``source`` only when they are set."""
 
     kind: str = "file"
     path: str | None = None
@@ -91,6 +102,39 @@ class TrainingRef:
     layer: str | None = None
     points: list[dict] = field(default_factory=list)
     remap: dict[str, str | None] = field(default_factory=dict)
+    filter: str | None = None
+    x: str | None = None
+    y: str | None = None
+    geometry: str | None = None
+    source: str | None = None
+
+    #: Optional keys of the JSON, written only when set.
+    OPTIONAL = ("filter", "x", "y", "geometry", "source")
+
+    def to_dict(self) -> dict:
+        """The JSON object of this set (``filter``, ``x``, ``y``, ``geometry``, ``source`` only when set)."""
+        d = asdict(self)
+        for key in self.OPTIONAL:
+            if not d.get(key):
+                d.pop(key, None)
+        return d
+
+    @classmethod
+    def from_dict(cls, t: dict, resolve=lambda p: p) -> "TrainingRef":
+        """A set from its JSON object; ``resolve`` turns a relative ``path`` into one the reader finds."""
+        def text(key):
+            v = t.get(key)
+            return None if v is None or str(v).strip() == "" else str(v)
+
+        return cls(
+            kind=t.get("kind", "file"),
+            path=resolve(t.get("path")),
+            class_field=t.get("class_field"),
+            layer=t.get("layer"),
+            points=list(t.get("points") or []),
+            remap={str(k): (None if v is None else str(v)) for k, v in (t.get("remap") or {}).items()},
+            filter=text("filter"), x=text("x"), y=text("y"), geometry=text("geometry"), source=text("source"),
+        )
 
 
 @dataclass
@@ -274,6 +318,7 @@ class Recipe:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["training"] = [t.to_dict() for t in self.training]
         for image in d["images"]:  # a stated scale only when there is one
             if image["scale"] is None:
                 del image["scale"], image["offset"]
@@ -320,17 +365,7 @@ class Recipe:
             images = [ImageRef(resolve(i["path"]), i.get("bands"), i.get("resolution"),
                                None if i.get("scale") is None else float(i["scale"]), float(i.get("offset") or 0.0))
                       for i in d.get("images", [])]
-            training = [
-                TrainingRef(
-                    kind=t.get("kind", "file"),
-                    path=resolve(t.get("path")),
-                    class_field=t.get("class_field"),
-                    layer=t.get("layer"),
-                    points=list(t.get("points") or []),
-                    remap={str(k): (None if v is None else str(v)) for k, v in (t.get("remap") or {}).items()},
-                )
-                for t in d.get("training", [])
-            ]
+            training = [TrainingRef.from_dict(t, resolve) for t in d.get("training", [])]
             clf = d.get("classifier") or {}
             cm = d.get("cloud_mask") or {}
             reg = d.get("regularization") or {}

@@ -38,7 +38,7 @@ from ..sample import sample_paths
 from ..sensors import resolve_roles, sensor_from_paths
 from ..store import RecipeStore
 from ..tiles import TileService
-from ..training import legend_colors, read_training
+from ..training import legend_colors, read_ref, read_training
 from ..worker import Debounced, Worker
 from .acc import AccuracyPanel
 from .auxiliary_panel import AuxPanel
@@ -534,12 +534,15 @@ class LandclassApp:
         legend = Legend.from_list(recipe.legend or [])
         by_class: dict[str, list] = {}
         for ref in recipe.training:
-            if ref.kind != "file" or not ref.path:
-                continue
-            key = (ref.path, ref.class_field, ref.layer, tuple(sorted(ref.remap.items(), key=str)),
-                   os.path.getmtime(ref.path) if os.path.exists(ref.path) else None)
+            if ref.kind == "points" and ref.source and ref.points:  # sampled from a map, or another recipe's
+                key = ("points", ref.source, len(ref.points), repr(ref.points[:3]), repr(ref.points[-3:]))
+            elif ref.kind == "file" and ref.path:
+                key = (ref.path, ref.class_field, ref.layer, tuple(sorted(ref.remap.items(), key=str)), ref.filter,
+                       ref.x, ref.y, ref.geometry, os.path.getmtime(ref.path) if os.path.exists(ref.path) else None)
+            else:
+                continue  # the clicked points are drawn as markers (_draw_points)
             if key not in self._polygon_cache:
-                frame = read_training(ref.path, ref.class_field, crs="EPSG:4326", layer=ref.layer, remap=ref.remap)
+                frame = read_ref(ref, crs="EPSG:4326")
                 self._polygon_cache[key] = frame[["label", "geometry"]]
             frame = self._polygon_cache[key]
             for label, part in frame.groupby("label"):
