@@ -24,6 +24,7 @@ by polygon, never by pixel.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -196,6 +197,48 @@ def is_csv(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith((".csv", ".txt"))
 
 
+#: Methods a row filter may call on a column (pandas ``.str`` accessor and Series methods); nothing else.
+FILTER_METHODS = frozenset({"str", "startswith", "endswith", "contains", "lower", "upper", "strip", "len", "isin",
+                            "isna", "notna", "between", "abs"})
+_FILTER_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Invert,
+                 ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.FloorDiv, ast.Pow, ast.BitAnd,
+                 ast.BitOr, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+                 ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, ast.Attribute, ast.Call, ast.keyword)
+
+
+def _check_filter(text: str, name: str, hint: str) -> None:
+    """Refuse a row filter that is more than a condition on columns: pandas' python engine resolves attributes
+    and calls methods, so ``col.__class__.__init__.__globals__`` would reach Python's internals from a recipe
+    file. Allowed: column names, constants, comparisons, ``and``/``or``/``not``, arithmetic, lists, and the
+    methods in :data:`FILTER_METHODS`; no name or attribute starting with ``_``.
+
+    Raises
+    ------
+    TrainingDataError
+        Anything else, or a syntax error.
+    """
+    cleaned = re.sub(r"`[^`]*`", "backquoted_column", text)  # pandas' backquoted column names
+    try:
+        tree = ast.parse(cleaned, mode="eval")
+    except SyntaxError:
+        raise TrainingDataError(f"filter {text!r} of {name} is not a valid expression ({hint})") from None
+    for node in ast.walk(tree):
+        bad = None
+        if not isinstance(node, _FILTER_NODES):
+            bad = type(node).__name__
+        elif isinstance(node, ast.Name) and node.id.startswith("_"):
+            bad = node.id
+        elif isinstance(node, ast.Attribute) and node.attr not in FILTER_METHODS:
+            bad = "." + node.attr
+        elif isinstance(node, ast.Call) and not (isinstance(node.func, ast.Attribute)
+                                                 and node.func.attr in FILTER_METHODS):
+            bad = "a call"
+        if bad is not None:
+            raise TrainingDataError(f"filter {text!r} of {name} uses {bad}, which a row filter may not; use "
+                                    f"comparisons of columns with values and and/or/not, and the methods "
+                                    f"{', '.join(sorted(FILTER_METHODS - {'str'}))} ({hint})")
+
+
 def apply_filter(table, expression: str, *, source: str = "the training data"):
     """The rows of ``table`` (a DataFrame or GeoDataFrame) for which ``expression`` is true.
 
@@ -218,6 +261,7 @@ def apply_filter(table, expression: str, *, source: str = "the training data"):
     hint = f"columns: {columns}; pandas query syntax, e.g. confidence > 0.8 and editor != \"bot\""
     if not text:
         return table
+    _check_filter(text, name, hint)  # data, never code: only comparisons of columns and constants
     try:
         kept = table.eval(text, engine="python", local_dict={}, global_dict={})
     except SyntaxError:

@@ -213,7 +213,7 @@ BAD_FILTERS = {
     "text against a number": ("MC_name > 3", "cannot be applied"),
     "not a condition": ("MC_ID * 2", "is not a condition"),
     "keeps nothing": ("MC_ID > 99", "keeps none of the 89 row(s)"),
-    "a python call": ('__import__("os")', "cannot be applied"),
+    "a python call": ('__import__("os")', "uses a call, which a row filter may not"),
 }
 
 
@@ -243,7 +243,7 @@ def test_filter_comes_before_anything_else(tmp_path, l8_points_csv):
 
 def test_apply_filter_has_no_access_to_variables():
     table = pd.DataFrame({"a": [1, 2]})
-    with pytest.raises(TrainingDataError, match="not defined|not a column"):
+    with pytest.raises(TrainingDataError, match="not defined|not a column|not a valid expression"):
         apply_filter(table, "a > @table.shape[0]")
 
 
@@ -707,3 +707,21 @@ def test_the_live_map_trains_on_the_filtered_rows(l8):
         counts[name] = dict(samples.counts())
     assert set(counts["some"]) == {"Vegetation", "Water"} and len(counts["every"]) == 4
     assert counts["some"] == {k: v for k, v in counts["every"].items() if k in ("Vegetation", "Water")}
+
+
+@pytest.mark.parametrize("expression", [
+    'MC_ID.__class__.__init__.__globals__["__builtins__"]["open"]("{marker}", "w")',
+    '__import__("os").system("touch {marker}")',
+    'MC_name.str.__class__.__mro__',
+    '(lambda: open("{marker}", "w"))()',
+    '[c for c in MC_name]',
+])
+def test_a_row_filter_is_data_never_code(expression, tmp_path):
+    """A recipe's filter could come from anyone: what is not a condition on columns is refused before pandas
+    sees it (its python engine resolves attributes and calls methods), and nothing runs."""
+    marker = tmp_path / "ran"
+    with pytest.raises(TrainingDataError, match="a row filter may not|not a valid expression"):
+        read_training(L8_POINTS, "MC_name", filter=expression.format(marker=marker))
+    assert not marker.exists()
+    kept = read_training(L8_POINTS, "MC_name", filter='MC_name.str.startswith("W") or MC_ID == 2')
+    assert set(kept["label"]) == {"Water", "Vegetation"}
