@@ -370,9 +370,12 @@ def assess(prepared: Prepared, model: TrainedModel, held: HoldOut, class_map: st
     if reference is not None:
         out.accuracy, out.how, out.area_unit = _assess_reference(reference, prepared, class_map)
     elif held.validation is not None and len(held.validation.frame):
-        predicted = model.estimator.predict(held.validation.features)
-        out.accuracy = assess_accuracy([names[int(v)] for v in held.validation.classes],
-                                       [names[int(v)] for v in predicted])
+        # read off the written map, not predicted again: the map's regularization and scale are assessed too
+        frame = held.validation.frame
+        mapped = map_values_at(class_map, frame["x"].to_numpy(), frame["y"].to_numpy())
+        keep = mapped != 255
+        out.accuracy = assess_accuracy([names[int(v)] for v in held.validation.classes[keep]],
+                                       [names[int(v)] for v in mapped[keep]])
         out.how = held.how
     if cv_folds and prepared.regions is not None:
         out.cross_validation, note = cross_validate_regional(prepared, k=int(cv_folds), seed=seed)
@@ -429,15 +432,31 @@ def cross_validate_regional(prepared: Prepared, k: int = 5, seed: int = 0) -> tu
     return CrossValidation(oa, float(np.mean(oa)), float(np.std(oa, ddof=1)), reports, n_val), note
 
 
+def map_values_at(class_map: str, x: np.ndarray, y: np.ndarray, *, block: int = 1024) -> np.ndarray:
+    """The class map's values (uint8, 255 nodata or outside) at the points ``x``, ``y`` (arrays of the map's
+    CRS coordinates, e.g. pixel centres of the image): by the pixel each point falls in, so a map at a coarser
+    scale is read where it covers the point. Read block by block, only the blocks that hold points."""
+    import rasterio
+    from rasterio.windows import Window
+
+    out = np.full(len(x), 255, np.uint8)
+    with rasterio.open(class_map) as src:
+        rows, cols = rasterio.transform.rowcol(src.transform, np.asarray(x), np.asarray(y))
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        inside = (rows >= 0) & (rows < src.height) & (cols >= 0) & (cols < src.width)
+        keys = (rows // block) * (src.width // block + 1) + cols // block
+        for key in np.unique(keys[inside]):
+            pick = inside & (keys == key)
+            r0, c0 = (rows[pick][0] // block) * block, (cols[pick][0] // block) * block
+            data = src.read(1, window=Window(c0, r0, min(block, src.width - c0), min(block, src.height - r0)))
+            out[pick] = data[rows[pick] - r0, cols[pick] - c0]
+    return out
+
+
 def _assess_reference(reference: Reference, prepared: Prepared, class_map: str):
     """Accuracy of the written map against an independent reference sample, stratified by mapped area."""
-    import rasterio
-
     samples = extract_samples(prepared.stack, reference.frame, prepared.legend)
-    with rasterio.open(class_map) as src:  # by the pixels' centres: the map may be at a coarser scale
-        rows, cols = rasterio.transform.rowcol(src.transform, samples.frame["x"].to_numpy(),
-                                               samples.frame["y"].to_numpy())
-        mapped_values = src.read(1)[np.clip(rows, 0, src.height - 1), np.clip(cols, 0, src.width - 1)]
+    mapped_values = map_values_at(class_map, samples.frame["x"].to_numpy(), samples.frame["y"].to_numpy())
     names = {e.value: e.name for e in prepared.legend}
     keep = mapped_values != 255
     areas, unit = mapped_areas(class_map, prepared.legend)

@@ -128,3 +128,23 @@ def test_results_md_says_how_the_map_was_made(tmp_path):
     assert "cloud mask: 0.05 % of the image is nodata" in section
     assert "regularization (majority 3x3, minimum mapping unit 4 px): majority 3x3 changed" in section
     assert '"regularization": {' in text.split("## Recipe")[1]
+
+
+def test_hold_out_accuracy_is_read_off_the_regularized_map(tmp_path):
+    """The hold-out pixels are scored on the written (regularized) map, as a reference sample is, not on the
+    classifier's own predictions: with a 7 x 7 majority filter some of them change class."""
+    from landclass_ui.pipeline import hold_out, map_values_at, prepare, run
+    from landclass_ui.recipe import ImageRef, TrainingRef
+
+    files, training, field, _ = SCENES["l5-amazon"]
+    recipe = Recipe(name="l5", images=[ImageRef(str(p)) for p in files],
+                    training=[TrainingRef("file", str(training), field)], regularization=RegularizationRef(7))
+    result = run(recipe, str(tmp_path / "map.tif"), validation_ratio=0.5, seed=3, progress=False)
+    held = hold_out(prepare(recipe).samples, 0.5, seed=3)
+    frame = held.validation.frame
+    mapped = map_values_at(result.classification, frame["x"].to_numpy(), frame["y"].to_numpy())
+    predicted = result.model.estimator.predict(held.validation.features)
+    assert (mapped != predicted).sum() > 0  # the filter changed some validation pixels
+    truth = held.validation.classes
+    assert result.accuracy.overall_accuracy == pytest.approx((mapped == truth).mean())
+    assert result.accuracy.overall_accuracy != pytest.approx((predicted == truth).mean())
