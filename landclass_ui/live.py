@@ -89,6 +89,7 @@ class LiveClassifier:
         self.samples_used: SampleTable | None = None  # the training pixels of the last fit
         self.messages: list[str] = []
         self._view_data: tuple[tuple, np.ndarray, Grid] | None = None  # the last view read: its key, data, grid
+        self.regularization: tuple[int | None, int | None] = (None, None)  # majority, MMU in image pixels
 
     # --- data ---------------------------------------------------------------------------------------------
 
@@ -179,6 +180,9 @@ class LiveClassifier:
                 self.model = None
                 return None
             self.model = fit(samples, legend, recipe.classifier.name, recipe.classifier.params)
+            from .pipeline import regularization_pixels
+
+            self.regularization = regularization_pixels(recipe.regularization, self.stack.grid)
             return self.model
 
     def update(self, recipe: Recipe, legend: Legend, *, coarse: bool = False) -> LiveResult | None:
@@ -254,9 +258,29 @@ class LiveClassifier:
     def _predict(self, model: TrainedModel, data: np.ndarray, grid: Grid, tag: str) -> LiveResult:
         start = time.perf_counter()
         classes, prob = predict_block(model, data)
+        classes = self._regularize(classes, grid)
         self._version += 1
         return LiveResult(self._version, grid, model, model.n_samples, model.fit_seconds,
                           time.perf_counter() - start, classes, prob, tag)
+
+
+    def _regularize(self, classes: np.ndarray, grid: Grid) -> np.ndarray:
+        """The recipe's regularization (:attr:`regularization`, in image pixels) on a picture of pixels
+        ``grid.res`` / image res times larger: the majority window and the minimum mapping unit scaled to the
+        picture's pixels (so the picture shows about what the export will be), skipped below 3 x 3 / 2 pixels."""
+        majority, mmu = self.regularization
+        if majority is None and mmu is None:
+            return classes
+        from .regularize import regularize
+
+        factor = max(1.0, abs(grid.res[0]) / abs(self.stack.grid.res[0]))
+        window = None
+        if majority is not None and majority / factor >= 2:
+            window = max(3, int(round((majority / factor - 1) / 2)) * 2 + 1)
+        pixels = int(round(mmu / factor ** 2)) if mmu is not None else 0
+        if window is None and pixels < 2:
+            return classes
+        return regularize(classes, majority=window, mmu=pixels if pixels >= 2 else None)
 
 
 def _every(data: np.ndarray, grid: Grid, step: int) -> tuple[np.ndarray, Grid]:

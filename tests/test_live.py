@@ -242,3 +242,32 @@ def test_rolling_backups_keep_what_undo_no_longer_reaches(tmp_path, monkeypatch)
     for k in range(4):
         store.edit("add point", lambda r, k=k: add_point(r, 2.0 + k, 44.0, 2))
     assert sorted((tmp_path / "backups").glob("recipe-*.json")) == backups
+
+
+def test_the_live_map_shows_the_regularization_at_the_images_pixels(live):
+    """Zoomed in to the image's pixels, the live picture is the export's regularization of the classifier's
+    picture; on the scene overview (about 4 image pixels a picture pixel) a 3 x 3 window is below one picture
+    pixel, so it is left as predicted, and a 13 x 13 window becomes 3 x 3 there."""
+    from landclass_ui.recipe import RegularizationRef
+    from landclass_ui.regularize import regularize
+
+    plain = Recipe(images=[ImageRef(SAMPLE.safe)], legend=LEGEND.to_list(),
+                   training=[TrainingRef("file", SAMPLE.polygons, "class")])
+    west, north = TO_LONLAT.transform(300000 + 600 * 60, 4900020 - 500 * 60)
+    east, south = TO_LONLAT.transform(300000 + 800 * 60, 4900020 - 600 * 60)
+    bounds = (west, south, east, north)
+    live.fit(plain, LEGEND)
+    raw_view, raw_scene = live.classify_view(bounds, (400, 200)), live.classify_overview()
+    smooth = Recipe(**{**plain.__dict__, "regularization": RegularizationRef(3, 4, "px")})
+    live.fit(smooth, LEGEND)
+    view = live.classify_view(bounds, (400, 200))
+    assert abs(view.grid.res[0]) == 60  # the image's pixels
+    assert np.array_equal(view.classes, regularize(raw_view.classes, majority=3, mmu=4))
+    assert not np.array_equal(view.classes, raw_view.classes)
+    assert np.array_equal(live.classify_overview().classes, raw_scene.classes)  # 3 x 3 is under a picture pixel
+    live.fit(Recipe(**{**plain.__dict__, "regularization": RegularizationRef(13)}), LEGEND)
+    factor = abs(raw_scene.grid.res[0]) / 60
+    window = int(round((13 / factor - 1) / 2)) * 2 + 1
+    assert window == 3
+    assert np.array_equal(live.classify_overview().classes, regularize(raw_scene.classes, majority=3))
+    live.fit(plain, LEGEND)  # the shared classifier as the other tests expect it

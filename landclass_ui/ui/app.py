@@ -56,7 +56,7 @@ __all__ = ["LandclassApp", "default_recipe", "default_workdir", "changed_section
 #: Recipe sections the live map depends on, and what a change of each one redoes.
 IMAGE_SECTIONS = ("images", "cloud_mask")
 STACK_SECTIONS = ("derived", "auxiliary")
-TRAIN_SECTIONS = ("training", "legend", "classifier")
+TRAIN_SECTIONS = ("training", "legend", "classifier", "regularization", "regions")
 
 
 def _images_key(recipe: Recipe) -> str:
