@@ -178,6 +178,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def _add_preset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="recommended", choices=["recommended", "sepal"],
+                   help="what the recipe starts from: recommended (default: NDVI and NDWI added when the bands "
+                        "allow, a 3 x 3 majority filter; the most accurate setting of benchmarks/accuracy.py) or "
+                        "sepal (SEPAL's defaults: the bands alone, no regularization); --indices, --pairwise, "
+                        "--majority and --mmu override it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landclass", description="Supervised land-cover classification of satellite imagery."
@@ -278,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--role", action="append", metavar="ROLE=BAND", default=[],
                    help="band of a role by hand, e.g. nir=B8A (repeatable; wins over the sensor)")
     c.add_argument("--name", help="recipe name (default Classification_<timestamp>)")
+    _add_preset(c)
     _add_run_options(c)
 
     r = sub.add_parser("run", help="run a saved recipe", description="Run a recipe JSON file.")
@@ -294,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="classify the bundled sample scene from its training polygons",
                        description="Classify the bundled Sentinel-2 sample from its training polygons.")
+    _add_preset(d)
     _add_run_options(d)
     d.set_defaults(output="sample_map.tif")
     for action in d._actions:
@@ -350,6 +360,12 @@ def _recipe_from_classify(args):
                 names = open_image(ref.path, resolution=ref.resolution, cloud_mask=False).band_names
                 ref.bands = [b for b in bands if b in names] or []
             _check_bands(recipe, bands)
+    from .pipeline import apply_preset
+
+    # the preset fills what the flags leave unset: indices without --indices/--pairwise, the regularization
+    # without --majority/--mmu
+    args.notes = apply_preset(recipe, args.preset, indices=derived is None,
+                              regularization=args.majority is None and args.mmu is None)
     return recipe
 
 
@@ -517,7 +533,14 @@ def _run(args, recipe) -> int:
     from .errors import TrainingDataError
     from .recipe import TrainingRef
 
-    log = (lambda m: None) if args.quiet else (lambda m: print(f"landclass: {m}", file=sys.stderr))
+    pending = list(getattr(args, "notes", []))  # the preset's notes, once the run has started (an error: one line)
+
+    def log(message: str) -> None:
+        if args.quiet:
+            return
+        while pending:
+            print(f"landclass: {pending.pop(0)}", file=sys.stderr)
+        print(f"landclass: {message}", file=sys.stderr)
     remap = {}
     for item in args.reference_remap:
         name, sep, target = item.partition("=")
@@ -608,13 +631,16 @@ def _info(args) -> int:
     return 0
 
 
-def _demo_recipe():
+def _demo_recipe(args):
+    from .pipeline import apply_preset
     from .recipe import ImageRef, Recipe, TrainingRef
     from .sample import sample_paths
 
     s = sample_paths()
-    return Recipe(name="Sample_T31TCJ_2022-11-16", images=[ImageRef(s.safe)],
-                  training=[TrainingRef("file", s.polygons, s.class_field)])
+    recipe = Recipe(name="Sample_T31TCJ_2022-11-16", images=[ImageRef(s.safe)],
+                    training=[TrainingRef("file", s.polygons, s.class_field)])
+    args.notes = apply_preset(recipe, args.preset)
+    return recipe
 
 
 def _sample(args) -> int:
@@ -642,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             return _info(args)
         if args.command == "demo":
-            return _run(args, _demo_recipe())
+            return _run(args, _demo_recipe(args))
         return _sample(args)
     except LandclassError as exc:
         if debug:

@@ -144,6 +144,7 @@ def test_picking_ndvi_rebuilds_the_live_stack(app):
 
     app.trn.file_path.value = sample_paths().polygons
     app.trn.load_button.click()
+    app.img.set_indices([])  # the recommended preset's NDVI and NDWI off
     app.wait_idle()
     assert "ndvi" not in " ".join(app.live.model.band_names).lower()
     app.img.set_indices(["ndvi"])

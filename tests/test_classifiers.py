@@ -469,7 +469,8 @@ def test_hist_gradient_boosting_from_the_command_line_flags():
     from landclass_ui.cli import _recipe_from_classify, build_parser
 
     def recipe(*flags):
-        args = build_parser().parse_args(["classify", "image.tif", "-t", "t.geojson", "-o", "m.tif", *flags])
+        args = build_parser().parse_args(["classify", "image.tif", "-t", "t.geojson", "-o", "m.tif", "--preset",
+                                          "sepal", *flags])
         return _recipe_from_classify(args)
 
     ref = recipe("--classifier", "hgb", "--param", "max_iter=60", "--param", "early_stopping=true").classifier

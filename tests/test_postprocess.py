@@ -41,7 +41,7 @@ def read(path) -> np.ndarray:
 @pytest.mark.parametrize("scene", sorted(SCENES))
 def test_exported_map_is_the_plain_map_regularized(tmp_path, scene):
     files, training, field, pixel_area = SCENES[scene]
-    common = ["classify", *files, "-t", training, "--class-field", field]
+    common = ["classify", *files, "-t", training, "--class-field", field, "--preset", "sepal"]
     plain = run_cli(*common, "-o", tmp_path / "plain.tif")
     assert plain.returncode == 0, plain.stderr
     mmu_px = int(np.ceil(0.5 * 10_000 / pixel_area))  # 0.5 ha: 2 px at 60 m, 6 px at 30 m

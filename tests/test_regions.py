@@ -371,7 +371,8 @@ def test_recipe_round_trip(tmp_path):
 def test_classify_and_run_with_regions_make_the_python_map(regional_run, tmp_path, capsys):
     r = regional_run
     s = SCENES[r.scene]
-    status, err = run_main(["classify", *s.images, "-t", s.training, "--class-field", "class", "--regions", r.regions,
+    status, err = run_main(["classify", *s.images, "-t", s.training, "--class-field", "class", "--preset", "sepal",
+                            "--regions", r.regions,
                             "--region-field", s.field, "-o", tmp_path / "cli.tif", "--recipe-out",
                             tmp_path / "recipe.json", "-q"], capsys)
     assert status == 0, err

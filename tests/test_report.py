@@ -25,7 +25,7 @@ def run_cli(*args):
 @pytest.fixture(scope="module")
 def referenced(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref")
-    result = run_cli("classify", SAMPLE.safe, "-t", SAMPLE.polygons, "-o", out / "map.tif",
+    result = run_cli("classify", SAMPLE.safe, "-t", SAMPLE.polygons, "-o", out / "map.tif", "--preset", "sepal",
                      "--reference", DATA / "s2_t31tcj/polygons_emunaibari.geojson",
                      "--reference-remap", "farmland=FARM")
     assert result.returncode == 0, result.stderr

@@ -32,7 +32,7 @@ from ..guidance import assess_training, locate, suggest_points, uncertain_colorm
 from ..legend import Legend
 from ..live import LiveClassifier, LiveResult
 from ..overlay import overlay, rgb_overlay
-from ..pipeline import open_recipe_image, open_recipe_images
+from ..pipeline import apply_preset, open_recipe_image, open_recipe_images
 from ..recipe import ImageRef, Recipe, TrainingRef, default_name
 from ..sample import sample_paths
 from ..sensors import resolve_roles, sensor_from_paths
@@ -47,7 +47,7 @@ from .common import LOG, LOG_NAME, KernelLoop, Message, guarded, log_to
 from .img import ImagePanel
 from .leg import LegendPanel
 from .map import MAP_CSS, MapView
-from .postprocess import RegionsBox, RegularizationBox
+from .postprocess import PresetBox, RegionsBox, RegularizationBox
 from .tasks import ExportPanel
 from .trn import TrainingPanel, collected_points
 
@@ -71,17 +71,22 @@ def default_workdir() -> Path:
 
 def default_recipe() -> Recipe:
     """The bundled Sentinel-2 scene, the legend of its training polygons (FARM, FOREST, WATER with their
-    colours), and no training point yet."""
+    colours), no training point yet, and the recommended preset (NDVI, NDWI, a 3 x 3 majority filter)."""
     s = sample_paths()
     frame = read_training(s.polygons, s.class_field)
     legend = Legend.from_labels(list(frame["label"]), legend_colors(frame))
-    return Recipe(name=default_name(), images=[ImageRef(s.safe)], legend=legend.to_list(),
-                  training=[TrainingRef("points", points=[])])
+    recipe = Recipe(name=default_name(), images=[ImageRef(s.safe)], legend=legend.to_list(),
+                    training=[TrainingRef("points", points=[])])
+    apply_preset(recipe)  # the recommended start (README, "Default recipe")
+    return recipe
 
 
 def empty_recipe() -> Recipe:
-    """A new recipe as SEPAL starts one: a fresh name, no image, no legend, no training data yet."""
-    return Recipe(name=default_name(), images=[], legend=None, training=[TrainingRef("points", points=[])])
+    """A new recipe as SEPAL starts one: a fresh name, no image, no legend, no training data yet; the
+    recommended preset's indices and regularization (:data:`landclass_ui.pipeline.PRESETS`)."""
+    recipe = Recipe(name=default_name(), images=[], legend=None, training=[TrainingRef("points", points=[])])
+    apply_preset(recipe)  # indices kept as wished until an image says which it can make
+    return recipe
 
 
 def changed_sections(before: dict, after: dict) -> set[str]:
@@ -148,6 +153,7 @@ class LandclassApp:
                                  image=self._recipe_image)
         self.aux = AuxPanel(self.store)
         self.cls = ClassifierPanel(self.store)
+        self.preset = PresetBox(self.store)
         self.regularization = RegularizationBox(self.store)
         self.regions = RegionsBox(self.store)
         self.export = ExportPanel(self.store, str(self.workdir), call=self.ui.call)
@@ -155,7 +161,8 @@ class LandclassApp:
         self._overview = None  # the last LiveResult of the whole scene (suggestions are picked from it)
         self.img.composite.observe(lambda ch: self._schedule("composite"), "value")
         tabs = W.Tab(children=[self.img.widget, self.leg.widget, self.trn.widget, self.aux.widget,
-                               W.VBox([self.cls.widget, self.regularization.widget, self.regions.widget]),
+                               W.VBox([self.preset.widget, self.cls.widget, self.regularization.widget,
+                                       self.regions.widget]),
                                self.acc.widget, self.export.widget])
         for i, title in enumerate(["IMG", "LEG", "TRN", "AUX", "CLS", "ACC", "Export"]):
             tabs.set_title(i, title)

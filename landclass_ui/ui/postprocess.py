@@ -12,9 +12,45 @@ from ..recipe import RegularizationRef
 from ..store import RecipeStore
 from .common import Message, guarded
 
-__all__ = ["RegularizationBox", "RegionsBox"]
+__all__ = ["RegularizationBox", "RegionsBox", "PresetBox"]
 
 MAJORITY_CHOICES = [("off", 0), ("3 x 3", 3), ("5 x 5", 5), ("7 x 7", 7), ("9 x 9", 9)]
+
+
+class PresetBox:
+    """Starts the recipe over from a preset (:data:`landclass_ui.pipeline.PRESETS`): the recommended one (NDVI
+    and NDWI, a 3 x 3 majority filter, random forest) or SEPAL's defaults (random forest on the bands alone).
+    Image, legend and training data are kept."""
+
+    def __init__(self, store: RecipeStore):
+        from ..pipeline import PRESETS
+
+        self.store = store
+        labels = {"recommended": "recommended: NDVI, NDWI, majority 3 x 3", "sepal": "SEPAL's defaults"}
+        self.choice = W.Dropdown(options=[(labels.get(p.name, p.name), p.name) for p in PRESETS.values()],
+                                 value="recommended", description="Preset", layout=W.Layout(width="330px"))
+        self.choice.add_class("landclass-preset")
+        self.apply = W.Button(description="Apply", layout=W.Layout(width="90px"),
+                              tooltip="set the classifier, indices and regularization as the preset says")
+        self.apply.add_class("landclass-apply-preset")
+        self.message = Message()
+        self.apply.on_click(lambda _: guarded(self.message, self.set, self.choice.value))
+        self.widget = W.VBox([W.HBox([self.choice, self.apply]), self.message])
+
+    def set(self, name: str) -> None:
+        """Apply the preset ``name``: random forest with SEPAL's parameters, its indices (those the image's
+        bands can make) and its regularization; one undoable edit."""
+        from ..classifiers import DEFAULT_CLASSIFIER
+        from ..pipeline import apply_preset
+        from ..recipe import ClassifierRef
+
+        notes: list[str] = []
+
+        def change(r):
+            r.classifier = ClassifierRef(DEFAULT_CLASSIFIER, {})
+            notes[:] = apply_preset(r, name, hint=False)
+        self.store.edit(f"preset {name}", change)
+        self.message.show("; ".join(notes), "ok")
 
 
 class RegularizationBox:
@@ -35,8 +71,9 @@ class RegularizationBox:
                                layout=W.Layout(width="100px"))
         self.unit.add_class("landclass-mmu-unit")
         self.message = Message()
-        self.widget = W.VBox([W.HTML("<b>Regularization</b> <small>of the exported map, after classification"
-                                     "</small>"), self.majority, W.HBox([self.mmu, self.unit]), self.message])
+        self.widget = W.VBox([W.HTML("<b>Regularization</b> <small>of the map, after classification (the live "
+                                     "map shows it at the image's pixels)</small>"),
+                              self.majority, W.HBox([self.mmu, self.unit]), self.message])
         self.widget.add_class("landclass-regularization")
         self._showing = False
         for w in (self.majority, self.mmu, self.unit):
