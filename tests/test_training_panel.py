@@ -365,3 +365,24 @@ def test_import_of_a_missing_recipe_is_one_line(tmp_path):
     panel.import_button.click()
     assert is_error(panel) and "recipe file not found" in panel.message.value
     assert on_disk(store) == before
+
+
+def test_a_geopackage_with_two_layers_offers_them_and_loads_the_chosen_one(tmp_path, l8):
+    """The Landsat 8 points and the T11UPT polygons (real, both with MC_name) as two layers of one GeoPackage:
+    the panel lists the layers, loads the one chosen, and the recipe keeps the layer."""
+    gpkg = tmp_path / "samples.gpkg"
+    gpd.read_file(T11UPT_POLYGONS).drop(columns=["fid"], errors="ignore").to_file(gpkg, layer="polygons")
+    gpd.read_file(L8_POINTS).drop(columns=["fid"], errors="ignore").to_file(gpkg, layer="points")
+    store = make_store(tmp_path)
+    panel = TrainingPanel(store, str(tmp_path / "work"), image=lambda: l8)
+    panel.file_path.value = str(gpkg)
+    assert list(panel.layer.options) == ["polygons", "points"] and panel.layer.layout.display == "flex"
+    panel.class_field.value = "MC_name"
+    panel.layer.value = "points"
+    panel.load_button.click()
+    assert not is_error(panel), message(panel)
+    files = [t for t in on_disk(store)["training"] if t["kind"] == "file"]
+    assert files[-1]["layer"] == "points" and files[-1]["path"] == str(gpkg)
+    assert len(read_ref(store.recipe.training[-1])) == len(gpd.read_file(L8_POINTS))
+    panel.file_path.value = str(L8_POINTS)  # one layer: no dropdown
+    assert panel.layer.layout.display == "none"

@@ -146,6 +146,10 @@ class TrainingPanel:
         self.file_path = W.Text(placeholder="polygons.geojson / points.csv", description="File",
                                 layout=W.Layout(width="300px"))
         self.file_path.observe(lambda _: self._show_csv_columns(), "value")  # reads a CSV's header once it exists
+        self.layer = W.Dropdown(description="Layer", options=[], layout=W.Layout(width="300px", display="none"),
+                                tooltip="the layer of a GeoPackage (or other multi-layer file) holding the samples")
+        self.layer.add_class("landclass-training-layer")
+        self.file_path.observe(lambda _: self._show_layers(), "value")
         self.class_field = W.Text(value="class", description="Class field", layout=W.Layout(width="300px"))
         self.filter = W.Text(placeholder='e.g. confidence > 0.8 and editor != "bot"', description="Filter",
                              tooltip="keep only the rows for which this is true (pandas query syntax; names with "
@@ -211,7 +215,7 @@ class TrainingPanel:
             self.chooser, self.counts,
             W.HBox([self.undo_button, self.export_button, self.clear_button]), self.confirm,
             self.selection, W.HBox([self.relabel_button, self.delete_button]),
-            W.HTML("<b>Training files</b>"), self.file_path, self.class_field, self.filter, self.csv_box,
+            W.HTML("<b>Training files</b>"), self.file_path, self.layer, self.class_field, self.filter, self.csv_box,
             self.load_button, self.sources, self.dialog, self.summary,
             self.files, self.file_buttons, self.message,
         ])
@@ -308,6 +312,20 @@ class TrainingPanel:
         if layout.class_field and self.class_field.value.strip() not in layout.columns:
             self.class_field.value = layout.class_field
 
+    def _show_layers(self) -> None:
+        """For a file with several layers (a GeoPackage), a layer dropdown (the first chosen); hidden else."""
+        path = os.path.abspath(os.path.expanduser(self.file_path.value.strip()))
+        layers = []
+        if os.path.isfile(path) and not is_csv(path):
+            try:
+                import pyogrio
+
+                layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+            except Exception:  # not a vector file (yet): Load says why
+                layers = []
+        self.layer.options = layers
+        self.layer.layout.display = "flex" if len(layers) > 1 else "none"
+
     def _show_summary(self, frame, title: str) -> None:
         """The summary table of what was just imported (per class: features, outside the image, on nodata,
         used), against the open image when there is one."""
@@ -388,7 +406,8 @@ class TrainingPanel:
         path = os.path.abspath(os.path.expanduser(self.file_path.value.strip()))
         csv_file = is_csv(path)
         column = lambda w: (w.value.strip() or None) if csv_file else None
-        return {"path": path, "class_field": self.class_field.value.strip() or None,
+        layer = self.layer.value if len(self.layer.options) > 1 and not csv_file else None
+        return {"path": path, "class_field": self.class_field.value.strip() or None, "layer": layer,
                 "filter": self.filter.value.strip() or None, "x": column(self.x_column), "y": column(self.y_column),
                 "geometry": column(self.geometry_column)}
 
@@ -405,7 +424,7 @@ class TrainingPanel:
         self.dialog.children = ()
         spec = self._file_spec()
         path, field = spec["path"], spec["class_field"]
-        frame = read_training(path, field, filter=spec["filter"], x=spec["x"], y=spec["y"],
+        frame = read_training(path, field, layer=spec["layer"], filter=spec["filter"], x=spec["x"], y=spec["y"],
                               geometry=spec["geometry"])  # raises a clear error for a bad file, field or filter
         stack = self.image()
         if stack is not None:  # a file of another area is not taken into the recipe (every retrain would fail)
