@@ -293,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("recipe", help="recipe JSON file")
     _add_run_options(r)
 
+    a = sub.add_parser("apply", help="apply a saved recipe's classifier to other images",
+                       description="Fit a recipe's classifier on its own image and training data, and classify "
+                                   "other images that have the same bands (SEPAL's apply to another image).")
+    a.add_argument("recipe", help="recipe JSON file")
+    a.add_argument("images", nargs="+", metavar="IMAGE", help="the images to classify, as the recipe's were given")
+    a.add_argument("-o", "--output", required=True, help="output class map (Cloud Optimized GeoTIFF)")
+    a.add_argument("--probability", action="store_true", help="also write <stem>_probability.tif (0-100)")
+    a.add_argument("-q", "--quiet", action="store_true", help="no messages or progress bar")
+    a.add_argument("--debug", action="store_true", help="show tracebacks")
+
     i = sub.add_parser("info", help="list the bands and grid of images")
     i.add_argument("images", nargs="+", metavar="IMAGE")
     i.add_argument("--resolution", type=float)
@@ -631,6 +641,24 @@ def _info(args) -> int:
     return 0
 
 
+def _apply(args) -> int:
+    from .pipeline import apply_recipe
+    from .recipe import ImageRef, Recipe
+
+    notes: list[str] = []  # printed once the map is written: an error stays one line
+    recipe = Recipe.load(args.recipe)
+    bands = [ref.bands for ref in recipe.images]
+    images = [ImageRef(p, bands[i] if i < len(bands) and len(bands) == len(args.images) else None)
+              for i, p in enumerate(args.images)]
+    paths = apply_recipe(recipe, images, args.output, probability=args.probability, log=notes.append,
+                         progress=None if not args.quiet else False)
+    for note in notes if not args.quiet else []:
+        print(f"landclass: {note}", file=sys.stderr)
+    written = [paths.classification, paths.legend_csv, paths.probability, *paths.legend_files]
+    print(f"wrote {', '.join(w for w in written if w)}")
+    return 0
+
+
 def _demo_recipe(args):
     from .pipeline import apply_preset
     from .recipe import ImageRef, Recipe, TrainingRef
@@ -665,6 +693,8 @@ def main(argv: list[str] | None = None) -> int:
             from .recipe import Recipe
 
             return _run(args, Recipe.load(args.recipe))
+        if args.command == "apply":
+            return _apply(args)
         if args.command == "info":
             return _info(args)
         if args.command == "demo":

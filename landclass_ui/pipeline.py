@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation i
 
 __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images", "mask_summary",
            "combine_refs", "is_mask_ref", "regularization_pixels", "PRESETS", "DEFAULT_PRESET", "apply_preset",
+           "apply_recipe",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
            "report", "run", "fit_model"]
 
@@ -379,6 +380,46 @@ def fit_model(prepared: Prepared, samples: SampleTable, *, context: str = "") ->
     if prepared.regions is None:
         return fit(samples, prepared.legend, clf.name, clf.params)
     return fit_regional(samples, prepared.legend, clf.name, clf.params, regions=prepared.regions, context=context)
+
+
+def apply_recipe(recipe: Recipe, images: list[ImageRef], output: str, *, probability: bool = False,
+                 log: Callable[[str], None] | None = None, **options) -> OutputPaths:
+    """Apply a recipe's classifier to other images (SEPAL's "apply to another image"): the model is fitted as
+    the recipe says (its own image and training data, :func:`prepare`, :func:`fit_model`), then classifies
+    ``images`` opened with the recipe's band choice, cloud mask, derived bands and auxiliary layers, and the
+    class map (and ``probability``) is written with its regularization (:func:`export.write_classification`;
+    ``options`` go there too).
+
+    Raises
+    ------
+    ImageError
+        The new images lack bands the model was fitted on (the message lists them). What :func:`prepare` and
+        :func:`export.write_classification` raise.
+    """
+    from dataclasses import replace as _replace
+
+    say = log or (lambda m: None)
+    prepared = prepare(recipe)
+    model = fit_model(prepared, prepared.samples)
+    say(f"{model.classifier} fitted on {len(prepared.samples.frame)} pixels of {recipe.name!r}")
+    target = _replace(recipe, images=list(images))
+    stack = open_recipe_image(target)
+    if prepared.regions is not None:
+        stack, _ = add_regions(stack, recipe.regions)
+    missing = [b for b in model.band_names if b not in stack.band_names]
+    if missing:
+        from .errors import ImageError
+
+        raise ImageError(f"the new image lacks the band(s) {', '.join(missing)} the recipe's model was fitted on "
+                         f"(it has {', '.join(stack.band_names)}); give images with the same bands")
+    for m in stack.messages:
+        say(m)
+    majority, mmu = regularization_pixels(recipe.regularization, stack.grid)
+    paths = export.write_classification(output, stack.select(model.band_names), model, probability=probability,
+                                        majority=majority, mmu=mmu, **options)
+    if paths.regularization:
+        say("regularization: " + paths.regularization)
+    return paths
 
 
 # --- Stage 5: assess -----------------------------------------------------------------------------------------
