@@ -18,7 +18,44 @@ import os
 import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["ROUTING_ENV", "detect_routing", "TileService", "with_query"]
+__all__ = ["ROUTING_ENV", "detect_routing", "TileService", "with_query", "registered"]
+
+#: Real paths of the rasters the app registered (its image's display copy, the live and exported maps): the
+#: only files the tile server answers for (:func:`_guard`).
+_REGISTERED: set[str] = set()
+#: Routes that name a file in ``?filename=`` and answer about it; every other route (localtileserver's web
+#: pages, STAC and mosaic readers that fetch URLs, the API docs) is refused.
+_SERVED = ("/api/tiles/", "/api/metadata", "/api/bounds", "/api/thumbnail", "/api/palettes")
+
+
+def registered() -> frozenset[str]:
+    """The real paths the tile server may serve (what the app registered)."""
+    return frozenset(_REGISTERED)
+
+
+def _guard() -> None:
+    """Put a filter in front of localtileserver's shared FastAPI app, before its server starts: a request is
+    answered only when it names (``?filename=``) a raster the app registered, on a tile route; anything else
+    gets HTTP 403. Without it, any local program or web page that reaches the server's 127.0.0.1 port can read
+    tiles of any raster-readable file of the user (localtileserver serves any ``filename`` it is given), or
+    make it fetch URLs (its STAC routes)."""
+    from localtileserver.manager import AppManager
+    from starlette.responses import PlainTextResponse
+
+    app = AppManager.get_or_create_app()
+    if getattr(app.state, "landclass_guard", False):
+        return
+
+    @app.middleware("http")
+    async def only_registered(request, call_next):
+        path = request.url.path
+        name = request.query_params.get("filename")
+        if path == "/api/palettes" or (path.startswith(_SERVED) and name
+                                       and os.path.realpath(name) in _REGISTERED):
+            return await call_next(request)
+        return PlainTextResponse("forbidden: landclass serves only the rasters it shows", status_code=403)
+
+    app.state.landclass_guard = True
 
 ROUTING_ENV = "LANDCLASS_TILE_ROUTING"
 
@@ -75,10 +112,13 @@ class TileService:
         return thread
 
     def client(self, path: str):
-        """A ``localtileserver.TileClient`` for ``path`` (cached)."""
+        """A ``localtileserver.TileClient`` for ``path`` (cached); the path is registered as one the server may
+        serve (:func:`_guard`, set up before the first client starts the server)."""
         from localtileserver import TileClient
 
         path = str(path)
+        _guard()
+        _REGISTERED.add(os.path.realpath(path))
         if path not in self._clients:
             if self.routing == "kernel":
                 self._clients[path] = TileClient(path, client_host="127.0.0.1", client_port=True)
@@ -117,5 +157,7 @@ class TileService:
 
     def url(self, path: str, template_url: str, version: int) -> str:
         """The tile URL of ``template_url`` (a layer's URL) pointed at another file of the same server, with a
-        version parameter so the browser fetches fresh tiles."""
+        version parameter so the browser fetches fresh tiles; the file is registered as one the server may
+        serve."""
+        _REGISTERED.add(os.path.realpath(str(path)))
         return with_query(template_url, filename=str(path), v=version)
