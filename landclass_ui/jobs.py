@@ -55,7 +55,9 @@ class ExportOptions:
 
     ``output`` is the class map's path; ``scale`` the output pixel size in the image CRS's units (metres for a
     projected CRS; None: the image's own); ``reference`` an independent reference sample
-    (:class:`~landclass_ui.recipe.TrainingRef` as a dict)."""
+    (:class:`~landclass_ui.recipe.TrainingRef` as a dict); ``model_recipe`` another recipe's JSON whose
+    classifier (fitted on its own image and training data) classifies this recipe's images instead
+    (:func:`landclass_ui.pipeline.apply_recipe`; no accuracy assessment then)."""
 
     output: str
     probability: bool = True
@@ -63,6 +65,7 @@ class ExportOptions:
     scale: float | None = None
     validation_ratio: float | None = None
     reference: dict | None = None
+    model_recipe: str | None = None
 
 
 @dataclass
@@ -193,7 +196,7 @@ def run_task(folder: str | os.PathLike) -> int:
 
     Returns 0 when done, 1 when it failed, 2 when cancelled; the status file says the same, with the outputs
     or the error in one line (and the traceback of an unexpected error in ``task.log``)."""
-    from .pipeline import run
+    from .pipeline import apply_recipe, run
 
     folder = Path(folder)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
@@ -223,16 +226,27 @@ def run_task(folder: str | os.PathLike) -> int:
         options = ExportOptions(**json.loads((folder / "options.json").read_text()))
         recipe = Recipe.load(folder / "recipe.json")
         reference = TrainingRef(**options.reference) if options.reference else None
-        result = run(recipe, options.output, probability=options.probability,
-                     class_probabilities=options.class_probabilities, scale=options.scale, progress=False,
-                     on_progress=on_progress, validation_ratio=options.validation_ratio, reference=reference,
-                     cancel=cancel, log=lambda m: LOG.info("%s", m))
-        outputs = [result.classification, result.legend_csv, result.probability, result.class_probability,
-                   result.areas_csv, *result.legend_files]
-        if result.assessment is not None:
-            outputs.append(result.assessment.results_md)
+        if options.model_recipe:  # another recipe's classifier on this recipe's images
+            start = time.monotonic()
+            paths = apply_recipe(Recipe.load(options.model_recipe), recipe.images, options.output,
+                                 probability=options.probability, class_probabilities=options.class_probabilities,
+                                 scale=options.scale, progress=False, on_progress=on_progress, cancel=cancel,
+                                 log=lambda m: LOG.info("%s", m))
+            outputs = [paths.classification, paths.legend_csv, paths.probability, paths.class_probability,
+                       *paths.legend_files]
+            seconds = time.monotonic() - start
+        else:
+            result = run(recipe, options.output, probability=options.probability,
+                         class_probabilities=options.class_probabilities, scale=options.scale, progress=False,
+                         on_progress=on_progress, validation_ratio=options.validation_ratio, reference=reference,
+                         cancel=cancel, log=lambda m: LOG.info("%s", m))
+            outputs = [result.classification, result.legend_csv, result.probability, result.class_probability,
+                       result.areas_csv, *result.legend_files]
+            if result.assessment is not None:
+                outputs.append(result.assessment.results_md)
+            seconds = result.seconds
         status.state, status.outputs, code = "done", [o for o in outputs if o], 0
-        status.message = f"wrote {len(status.outputs)} file(s) in {result.seconds:.1f} s"
+        status.message = f"wrote {len(status.outputs)} file(s) in {seconds:.1f} s"
     except Cancelled as exc:
         status.state, status.message, code = "cancelled", str(exc), 2
     except LandclassError as exc:

@@ -52,3 +52,37 @@ def test_an_image_without_the_models_bands_is_refused(tmp_path):
     result = run_cli("apply", tmp_path / "t11.json", folder, "-o", tmp_path / "x.tif")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "lacks the band(s) B8A" in result.stderr and not (tmp_path / "x.tif").exists()
+
+
+def test_export_panel_applies_another_recipes_model(tmp_path):
+    """The dashboard's Export with "Model of": the T11UPT recipe's classifier on the bundled scene, as a task; a
+    recipe whose bands this image lacks is refused before anything starts."""
+    import json
+
+    from landclass_ui.store import RecipeStore
+    from landclass_ui.ui.tasks import ExportPanel
+
+    made = run_cli("classify", *T11, "-t", DATA / "s2_t11upt" / "landcover.shp", "--class-field", "MC_name",
+                   "-o", tmp_path / "t11.tif", "--recipe-out", tmp_path / "t11.json")
+    assert made.returncode == 0, made.stderr
+    safe = sample_paths().safe
+    store = RecipeStore(Recipe(name="here", images=[ImageRef(safe)]), tmp_path / "work" / "recipe.json")
+    panel = ExportPanel(store, str(tmp_path / "work"))
+    panel.model_recipe.value = str(tmp_path / "t11.json")
+    task = panel.start()
+    assert task is not None, panel.message.value
+    done = panel.wait(300)
+    assert done.state == "done", done.message
+    out = tmp_path / "work" / "downloads" / "here" / "here.tif"
+    with rasterio.open(out) as src, rasterio.open(tmp_path / "t11.tif") as ref:
+        assert src.colormap(1) == ref.colormap(1)  # T11UPT's four macroclasses
+        assert len(set(np.unique(src.read(1)).tolist()) - {255}) >= 3
+    options = json.loads(next((tmp_path / "work" / "tasks").glob("*/options.json")).read_text())
+    assert options["model_recipe"] == str(tmp_path / "t11.json")
+    # a recipe of images with other bands: refused, with the bands named, no task
+    other = Recipe.load(tmp_path / "t11.json")
+    other.images = [ImageRef(str(DATA / "s2_t33twl" / "S2B_33TWL_20230813_0_L2A"))]
+    other.derived.indices = []
+    other.save(tmp_path / "t33.json")
+    panel.model_recipe.value = str(tmp_path / "t33.json")
+    assert panel.start() is None and "lacks the band(s) B08" in panel.message.value

@@ -119,6 +119,11 @@ class ExportPanel:
         self.reference = W.Text(description="Reference", layout=W.Layout(width="340px"),
                                 placeholder="(optional) independent reference points/polygons")
         self.reference_field = W.Text(value="class", description="Ref. field", layout=W.Layout(width="340px"))
+        self.model_recipe = W.Text(description="Model of", layout=W.Layout(width="340px"),
+                                   placeholder="(optional) another recipe's JSON",
+                                   tooltip="classify this image with another recipe's classifier, fitted on that "
+                                           "recipe's image and training data (same band names needed)")
+        self.model_recipe.add_class("landclass-export-model-recipe")
         self.button = W.Button(description="Export COG", icon="file-export", button_style="primary",
                                tooltip="start the export as a task of its own: it goes on when the page closes")
         self.button.add_class("landclass-export")
@@ -135,7 +140,8 @@ class ExportPanel:
         self.list.add_class("landclass-tasks")
         self.widget = W.VBox([self.output, self.probability, self.class_probabilities, self.scale,
                               W.HTML("<b>Accuracy</b> (optional)"), self.validation, self.reference,
-                              self.reference_field, W.HBox([self.button, self.cancel_button]), self.progress,
+                              self.reference_field, W.HTML("<b>Apply another recipe</b> (optional)"),
+                              self.model_recipe, W.HBox([self.button, self.cancel_button]), self.progress,
                               self.message, W.HTML("<b>Tasks</b> (they go on when the page is closed)"),
                               self.list])
         self.rows: dict[str, TaskRow] = {}
@@ -170,10 +176,26 @@ class ExportPanel:
         reference = (dataclasses.asdict(TrainingRef("file", path=str(Path(path).expanduser().resolve()),
                                                     class_field=self.reference_field.value.strip() or None))
                      if path else None)
+        model_recipe = self.model_recipe.value.strip() or None
+        if model_recipe:
+            from ..pipeline import open_recipe_images
+            from ..recipe import Recipe
+
+            model_recipe = str(Path(model_recipe).expanduser().resolve())
+            other = Recipe.load(model_recipe)  # a clear error for a missing or broken recipe
+            mine = open_recipe_images(self.store.recipe).band_names
+            theirs = open_recipe_images(other).band_names
+            missing = [b for b in theirs if b not in mine]
+            if missing:
+                from ..errors import ImageError
+
+                raise ImageError(f"this image lacks the band(s) {', '.join(missing)} of {other.name!r} (it has "
+                                 f"{', '.join(mine)}); apply a recipe made on images with the same bands")
         return ExportOptions(output=str(Path(self.target()).expanduser().resolve()),
                              probability=self.probability.value,
                              class_probabilities=self.class_probabilities.value, scale=scale,
-                             validation_ratio=self.validation.value or None, reference=reference)
+                             validation_ratio=self.validation.value or None, reference=reference,
+                             model_recipe=model_recipe)
 
     def start(self) -> TaskStatus | None:
         """Start exporting a snapshot of the recipe as a task; None (and a message) when it cannot start."""
