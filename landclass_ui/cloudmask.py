@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["MaskSource", "SCL_CLASSES", "SCL_MASKED", "SCL_SNOW", "QA_PIXEL_BITS", "QA_PIXEL_MASKED",
-           "QA_PIXEL_SNOW", "invalid_pixels", "mask_kind", "find_mask", "flag_names"]
+           "QA_PIXEL_SNOW", "invalid_pixels", "mask_kind", "find_mask", "flag_names", "split_layers"]
 
 #: Sentinel-2 L2A scene classification values and their names (S2-PDGS-MPC-L2A-PFS).
 SCL_CLASSES = {0: "no data", 1: "saturated or defective", 2: "dark area", 3: "cloud shadow", 4: "vegetation",
@@ -124,6 +124,17 @@ def mask_kind(path: str | os.PathLike) -> str | None:
     if _QA_RE.search(name):
         return "qa_pixel"
     return None
+
+
+def split_layers(paths: list[str]) -> tuple[list[str], list[str]]:
+    """``(band files, quality layers)``: among several inputs, a file named as an SCL or QA_PIXEL layer
+    (:func:`mask_kind`) is a cloud mask, not a band; a single input is always the image.
+
+    >>> split_layers(["T11UPT_x_B02_60m.jp2", "T11UPT_x_SCL_60m.jp2"])  # not on disk: both bands
+    (['T11UPT_x_B02_60m.jp2', 'T11UPT_x_SCL_60m.jp2'], [])
+    """
+    layers = [p for p in paths if len(paths) > 1 and mask_kind(p) and os.path.isfile(p)]
+    return [p for p in paths if p not in layers] or list(paths), layers
 
 
 def find_mask(path: str | os.PathLike) -> str | None:

@@ -36,7 +36,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from .cloudmask import MaskSource, find_mask, mask_kind
+from .cloudmask import MaskSource, find_mask, mask_kind, split_layers
 from .errors import CRSError, ImageError, NoOverlapError
 from .sensors import REFLECTANCE, product_radiometry, s2_offset
 from .timeseries import date_band_name, day_numbers, gap_fill
@@ -717,8 +717,7 @@ def open_image(
     paths = [str(p) for p in paths]
     if not paths:
         raise ImageError("no image given")
-    layers = [p for p in paths if len(paths) > 1 and mask_kind(p) and os.path.isfile(p)]
-    paths = [p for p in paths if p not in layers]
+    paths, layers = split_layers(paths)
     if len(paths) == 1:
         stack = _read_one(paths[0], bands=bands, resolution=resolution)
         stack = stack if is_safe(paths[0]) or is_band_folder(paths[0]) else stack.select(bands)

@@ -28,7 +28,7 @@ from .accuracy import assess as assess_accuracy
 from .areas import write_areas
 from .auxiliary import add_auxiliary
 from .classifiers import feature_importance
-from .cloudmask import mask_kind
+from .cloudmask import split_layers
 from .errors import LandclassError, RecipeError
 from .export import OutputPaths
 from .imagery import (
@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # scikit-learn is imported when a split or cross-validation i
     from .validation import CrossValidation
 
 __all__ = ["Prepared", "HoldOut", "Reference", "Assessment", "RunResult", "open_recipe_images", "mask_summary",
-           "combine_refs", "is_mask_ref", "regularization_pixels", "PRESETS", "DEFAULT_PRESET", "apply_preset",
+           "combine_refs", "regularization_pixels", "PRESETS", "DEFAULT_PRESET", "apply_preset",
            "apply_recipe",
            "open_recipe_image", "read_recipe_training", "prepare", "hold_out", "read_reference", "assess",
            "report", "run", "fit_model"]
@@ -104,20 +104,15 @@ def open_recipe_images(recipe: Recipe) -> ImageStack:
     if not recipe.images:
         raise RecipeError(f"recipe {recipe.name!r} has no image; add one")
     cm = recipe.cloud_mask
-    refs = [r for r in recipe.images if not is_mask_ref(r, recipe.images)] or recipe.images
+    bands, layers = split_layers([r.path for r in recipe.images])
+    refs = [r for r in recipe.images if r.path in bands]
     stack = combine_refs(refs, [open_ref(ref, cm) for ref in refs], cm)
-    layers = [r.path for r in recipe.images if r not in refs]
     if layers and cm.enabled:
         stack = with_masks(stack, layers, snow=cm.snow)
     elif layers:
         stack = replace(stack, messages=[*stack.messages, "cloud mask off: "
                                          + ", ".join(os.path.basename(p) for p in layers) + " not used"])
     return stack
-
-
-def is_mask_ref(ref: ImageRef, refs: list[ImageRef]) -> bool:
-    """True for an SCL / QA_PIXEL file among several images: a cloud mask, not a band."""
-    return len(refs) > 1 and bool(mask_kind(ref.path)) and os.path.isfile(ref.path)
 
 
 def combine_refs(refs: list[ImageRef], stacks: list[ImageStack], cm: CloudMaskRef | None = None) -> ImageStack:

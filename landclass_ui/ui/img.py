@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import ipywidgets as W
 
-from ..cloudmask import find_mask, mask_kind
+from ..cloudmask import find_mask, split_layers
 from ..errors import ImageError
 from ..imagery import with_masks
 from ..indices import INDICES, OPERATIONS, add_derived, available_indices
@@ -432,8 +432,7 @@ class ImagePanel:
 def _split_layers(paths: list[str]) -> tuple[list[str], str | None]:
     """Band files, and the SCL / QA_PIXEL file among several (a quality layer, not a band) when it is not the
     one found beside them anyway (:func:`landclass_ui.cloudmask.find_mask`)."""
-    layers = [p for p in paths if len(paths) > 1 and mask_kind(p) and os.path.isfile(p)]
-    bands = [p for p in paths if p not in layers] or paths
+    bands, layers = split_layers(paths)
     if not layers or layers[0] in {find_mask(p) for p in bands}:
         return bands, None
     return bands, layers[0]
