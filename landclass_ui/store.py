@@ -5,6 +5,7 @@ The dashboard's panels never keep state of their own: they call :meth:`RecipeSto
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
@@ -69,6 +70,8 @@ class RecipeStore:
         #: same work folder): the edit was applied on top of those changes (see :meth:`edit`).
         self.merged = False
         self._saved_stat: tuple[int, int, int] | None = None  # the file (inode, mtime, size) as last written here
+        #: Seconds an edit waits for another store's check-and-write of the same file (:meth:`_locked`).
+        self.lock_timeout = 10.0
 
     @classmethod
     def open(cls, path: str | os.PathLike, default: Callable[[], Recipe], *,
@@ -169,10 +172,14 @@ class RecipeStore:
         RecipeError
             If ``recipe`` takes the name of another recipe of the library.
         """
-        self.save()
-        self.recipe = recipe
-        self._history.clear()
-        self.save()
+        with self._locked():
+            disk = self._changed_elsewhere()
+            if disk is not None:  # another page's last edits are kept in the library copy too
+                self.recipe = Recipe.from_dict(disk)
+            self.save()
+            self.recipe = recipe
+            self._history.clear()
+            self.save()
         self._notify(label)
 
     def open_saved(self, name: str) -> None:
@@ -187,6 +194,34 @@ class RecipeStore:
         if not path.is_file():
             raise RecipeError(f"no saved recipe called {name!r}; saved: {', '.join(self.saved_names()) or 'none'}")
         self.start(Recipe.load(path), "open recipe")
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold ``<path>.lock`` (an OS file lock, `filelock <https://py-filelock.readthedocs.io>`_) while the
+        recipe file is compared with this store's and rewritten: two pages (two kernels) on one work folder then
+        never both read the old file and write over each other's edit. Without :attr:`path`, nothing to lock.
+
+        Raises
+        ------
+        RecipeError
+            The lock stayed held for :attr:`lock_timeout` seconds (another program hangs on it).
+        """
+        if not self.path:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(self.path + ".lock", thread_local=False)
+        try:
+            lock.acquire(timeout=self.lock_timeout)
+        except Timeout:
+            raise RecipeError(f"the recipe file {self.path} is being written by another program for over "
+                              f"{self.lock_timeout:.0f} s; close other landclass pages on this work folder and try "
+                              "again (or delete the file " + self.path + ".lock if no landclass runs)") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _changed_elsewhere(self) -> dict | None:
         """The recipe saved at :attr:`path` when another store (another tab, window or kernel on the same work
@@ -220,6 +255,17 @@ class RecipeStore:
         RecipeError
             ``rebase=False`` and the recipe was changed elsewhere (it is reloaded).
         """
+        with self._locked():
+            applied = self._edit(label, change, rebase)
+        if not applied:
+            self._notify("reload")
+            raise RecipeError("the recipe was changed in another tab or window and has been reloaded with "
+                              "those changes: choose again")
+        self._notify(label)
+
+    def _edit(self, label: str, change: Callable[[Recipe], None], rebase: bool) -> bool:
+        """:meth:`edit`'s check-and-write, under the file lock; False when the edit was not applied (changed
+        elsewhere and ``rebase=False``)."""
         self.merged = False
         disk = self._changed_elsewhere()
         if disk is not None:
@@ -227,9 +273,7 @@ class RecipeStore:
             self._history.clear()
             self.merged = True
             if not rebase:
-                self._notify("reload")
-                raise RecipeError("the recipe was changed in another tab or window and has been reloaded with "
-                                  "those changes: choose again")
+                return False
         before = self.recipe.to_dict()
         work = Recipe.from_dict(copy.deepcopy(before))
         change(work)
@@ -241,7 +285,7 @@ class RecipeStore:
         self._history.append((label, before))
         del self._history[: -self._limit]
         self.save()
-        self._notify(label)
+        return True
 
     @property
     def can_undo(self) -> bool:
@@ -255,18 +299,21 @@ class RecipeStore:
         RecipeError
             The recipe was changed in another tab or window: it is reloaded, nothing is undone.
         """
-        disk = self._changed_elsewhere()
-        if disk is not None:  # the history lacks the other tab's changes: not undone
-            self.recipe = Recipe.from_dict(disk)
-            self._history.clear()
+        with self._locked():
+            disk = self._changed_elsewhere()
+            if disk is not None:  # the history lacks the other tab's changes: not undone
+                self.recipe = Recipe.from_dict(disk)
+                self._history.clear()
+            elif not self._history:
+                return None
+            else:
+                label, before = self._history.pop()
+                self.recipe = Recipe.from_dict(before)
+                self.save()
+        if disk is not None:
             self._notify("reload")
             raise RecipeError("the recipe was changed in another tab or window and has been reloaded with those "
                               "changes; undo starts again from here")
-        if not self._history:
-            return None
-        label, before = self._history.pop()
-        self.recipe = Recipe.from_dict(before)
-        self.save()
         self._notify(f"undo {label}")
         return label
 

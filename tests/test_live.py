@@ -221,6 +221,78 @@ def test_two_stores_on_one_file_keep_each_others_points(tmp_path):
     assert not second.merged and second.undo() == "delete point"
 
 
+def _click_points(path: str, first: float, n: int, start) -> None:
+    """A page of its own (a process, as a kernel is): wait for ``start``, then add ``n`` points at once."""
+    from landclass_ui.ui.trn import add_point
+
+    store = RecipeStore.open(path, lambda: recipe_with([]))
+    start.wait()
+    for k in range(n):
+        store.edit("add point", lambda r, k=k: add_point(r, first + k, 43.0, 1))
+
+
+def test_two_processes_clicking_at_once_lose_no_point(tmp_path):
+    """Two kernels writing the same recipe.json at the same moment, 40 edits each with no pause: the file lock
+    around check-and-write (``<path>.lock``) makes every edit see the other's last save, so all 80 points are
+    saved, each process's in its own order. (Without the lock, both read the same file and the later write drops
+    the other's point: this is what the test catches.)"""
+    import multiprocessing
+
+    from landclass_ui.ui.trn import collected_points
+
+    path = str(tmp_path / "recipe.json")
+    RecipeStore.open(path, lambda: recipe_with([]))
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    pages = [ctx.Process(target=_click_points, args=(path, first, 40, start)) for first in (1000.0, 2000.0)]
+    for p in pages:
+        p.start()
+    import time
+
+    time.sleep(3.0)  # both have imported and opened the store
+    start.set()
+    for p in pages:
+        p.join(120)
+        assert p.exitcode == 0
+    xs = [p["x"] for p in collected_points(Recipe.load(path))]
+    assert len(xs) == 80 and sorted(xs) == [1000.0 + k for k in range(40)] + [2000.0 + k for k in range(40)]
+    assert [x for x in xs if x < 2000] == sorted(x for x in xs if x < 2000)  # each page's clicks in its order
+    assert [x for x in xs if x >= 2000] == sorted(x for x in xs if x >= 2000)
+
+
+def test_a_held_lock_gives_a_message_and_changes_nothing(tmp_path):
+    """When another program holds the recipe's lock past the timeout, the edit is refused with a message that
+    says what to do, and neither the store nor the file change."""
+    from filelock import FileLock
+
+    from landclass_ui.errors import RecipeError
+    from landclass_ui.ui.trn import add_point, collected_points
+
+    path = tmp_path / "recipe.json"
+    store = RecipeStore.open(path, lambda: recipe_with([]))
+    store.lock_timeout = 0.3
+    with FileLock(str(path) + ".lock", thread_local=False):
+        with pytest.raises(RecipeError, match="close other landclass pages"):
+            store.edit("add point", lambda r: add_point(r, 1.0, 43.0, 1))
+    assert collected_points(store.recipe) == [] == collected_points(Recipe.load(path))
+    store.edit("add point", lambda r: add_point(r, 1.0, 43.0, 1))  # the lock released: edits go on
+    assert len(collected_points(Recipe.load(path))) == 1
+
+
+def test_new_recipe_keeps_the_other_pages_edits_in_the_library(tmp_path):
+    """A page pressing New saves the current recipe to the library first: the copy kept there is the file's
+    (with the other page's last points), not this page's older one."""
+    from landclass_ui.ui.trn import add_point, collected_points
+
+    path = tmp_path / "recipe.json"
+    first = RecipeStore.open(path, lambda: recipe_with([]), library=tmp_path / "recipes")
+    second = RecipeStore.open(path, lambda: recipe_with([]), library=tmp_path / "recipes")
+    second.edit("add point", lambda r: add_point(r, 1.0, 43.0, 1))
+    name = first.recipe.name
+    first.start(Recipe(name="other"), "new recipe")
+    assert len(collected_points(Recipe.load(first.library_path(name)))) == 1
+
+
 def test_rolling_backups_keep_what_undo_no_longer_reaches(tmp_path, monkeypatch):
     """The saved recipe is copied to backups/ before it is overwritten (at most once per backup_every seconds,
     the newest kept): after 'Clear all' and a new start, the points are still in a backup."""
