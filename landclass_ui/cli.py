@@ -291,12 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a saved recipe", description="Run a recipe JSON file.")
     r.add_argument("recipe", help="recipe JSON file")
+    r.add_argument("--relocate", metavar="FOLDER",
+                   help="the recipe's files moved: look for the missing ones under FOLDER (same sub-folders first, "
+                        "then by name) and use them; the recipe file is not changed")
     _add_run_options(r)
 
     a = sub.add_parser("apply", help="apply a saved recipe's classifier to other images",
                        description="Fit a recipe's classifier on its own image and training data, and classify "
                                    "other images that have the same bands (SEPAL's apply to another image).")
     a.add_argument("recipe", help="recipe JSON file")
+    a.add_argument("--relocate", metavar="FOLDER", help="the recipe's own files moved: look for them under FOLDER")
     a.add_argument("images", nargs="+", metavar="IMAGE", help="the images to classify, as the recipe's were given")
     a.add_argument("-o", "--output", required=True, help="output class map (Cloud Optimized GeoTIFF)")
     a.add_argument("--probability", action="store_true", help="also write <stem>_probability.tif (0-100)")
@@ -643,10 +647,10 @@ def _info(args) -> int:
 
 def _apply(args) -> int:
     from .pipeline import apply_recipe
-    from .recipe import ImageRef, Recipe
+    from .recipe import ImageRef
 
     notes: list[str] = []  # printed once the map is written: an error stays one line
-    recipe = Recipe.load(args.recipe)
+    recipe = _load_recipe(args, notes)
     bands = [ref.bands for ref in recipe.images]
     images = [ImageRef(p, bands[i] if i < len(bands) and len(bands) == len(args.images) else None)
               for i, p in enumerate(args.images)]
@@ -657,6 +661,33 @@ def _apply(args) -> int:
     written = [paths.classification, paths.legend_csv, paths.probability, *paths.legend_files]
     print(f"wrote {', '.join(w for w in written if w)}")
     return 0
+
+
+def _load_recipe(args, notes: list[str]):
+    """The recipe file of ``run``/``apply``, its missing files looked for under ``--relocate`` (what was found is
+    added to ``notes``).
+
+    Raises
+    ------
+    RecipeError
+        Unreadable recipe, or files still missing (the line says to use ``--relocate``).
+    """
+    from .errors import RecipeError
+    from .recipe import Recipe
+    from .relocate import missing_files, missing_message, relocate
+
+    recipe = Recipe.load(args.recipe)
+    if args.relocate:
+        moved = relocate(recipe, args.relocate)
+        if moved.found:
+            notes.append(f"--relocate: {moved.message(args.relocate)}: "
+                         + ", ".join(f"{old} -> {new}" for old, new in moved.found.items()))
+    missing = missing_files(recipe)
+    if missing:
+        how = ("give the folder they are in now with --relocate FOLDER" if not args.relocate else
+               f"they are not under {args.relocate}: give the folder they are in now with --relocate FOLDER")
+        raise RecipeError(missing_message(missing, how=how))
+    return recipe
 
 
 def _demo_recipe(args):
@@ -690,9 +721,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "classify":
             return _run(args, _recipe_from_classify(args))
         if args.command == "run":
-            from .recipe import Recipe
-
-            return _run(args, Recipe.load(args.recipe))
+            args.notes = []
+            return _run(args, _load_recipe(args, args.notes))
         if args.command == "apply":
             return _apply(args)
         if args.command == "info":

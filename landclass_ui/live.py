@@ -22,7 +22,7 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from .errors import LegendError, NoOverlapError
+from .errors import LandclassError, LegendError, NoOverlapError
 from .guidance import uncertain_raster
 from .imagery import Grid, ImageStack
 from .legend import Legend
@@ -88,6 +88,9 @@ class LiveClassifier:
         self.model: TrainedModel | None = None
         self.samples_used: SampleTable | None = None  # the training pixels of the last fit
         self.messages: list[str] = []
+        #: Training files of the last :meth:`samples` that could not be used (moved, deleted, edited): ``{path:
+        #: reason}``; they were left out and the others trained on.
+        self.broken: dict[str, str] = {}
         self._view_data: tuple[tuple, np.ndarray, Grid] | None = None  # the last view read: its key, data, grid
         self.regularization: tuple[int | None, int | None] = (None, None)  # majority, MMU in image pixels
 
@@ -109,24 +112,36 @@ class LiveClassifier:
             self.overview()
 
     def samples(self, recipe: Recipe, legend: Legend) -> SampleTable | None:
-        """Training pixels of the recipe (files sampled once and cached); None with fewer than two classes."""
+        """Training pixels of the recipe (files sampled once and cached); None with fewer than two classes.
+
+        A training file that cannot be used any more (moved, deleted, edited so that it no longer reads or
+        overlaps) is left out, named in :attr:`broken` and :attr:`messages`, and does not stop the others: a
+        recipe keeps training on what is there (the issue's "without blocking the others")."""
         import pandas as pd
 
         tables = []
+        broken: dict[str, str] = {}
         for ref in recipe.training:
             if ref.kind == "points":
                 if ref.points:
                     tables.append(self._point_samples(ref.points, legend))
             else:
-                key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
-                       tuple(legend.values), tuple(legend.names), tuple(sorted(ref.remap.items(), key=str)),
-                       ref.filter, ref.x, ref.y, ref.geometry)
-                if key not in self._file_samples:
-                    frame = read_ref(ref, crs=self.stack.crs)  # with its remap, row filter, coordinate columns
-                    # one class alone is fine here: another data set may complete it (checked below)
-                    self._file_samples[key] = extract_samples(self.stack, frame, legend, min_classes=0)
+                try:
+                    key = (ref.path, ref.class_field, ref.layer, os.path.getmtime(ref.path),
+                           tuple(legend.values), tuple(legend.names), tuple(sorted(ref.remap.items(), key=str)),
+                           ref.filter, ref.x, ref.y, ref.geometry)
+                    if key not in self._file_samples:
+                        frame = read_ref(ref, crs=self.stack.crs)  # with its remap, row filter, coordinate columns
+                        # one class alone is fine here: another data set may complete it (checked below)
+                        self._file_samples[key] = extract_samples(self.stack, frame, legend, min_classes=0)
+                except (LandclassError, OSError) as exc:  # moved, deleted or edited since it was loaded
+                    broken[ref.path] = _one_line(exc)
+                    continue
                 tables.append(self._file_samples[key])
-        self.messages = [m for t in tables if t is not None for m in t.messages]
+        self.broken = broken
+        self.messages = [f"training file {os.path.basename(p)} left out ({why}): find it again above the map, or "
+                         "remove it in TRN" for p, why in broken.items()]
+        self.messages += [m for t in tables if t is not None for m in t.messages]
         tables = [t for t in tables if t is not None and len(t.frame)]
         if not tables:
             return None
@@ -291,3 +306,12 @@ def _every(data: np.ndarray, grid: Grid, step: int) -> tuple[np.ndarray, Grid]:
     first = step // 2
     sub = data[:, first::step, first::step]
     return sub, Grid(grid.crs, grid.transform * Affine.scale(step), sub.shape[2], sub.shape[1])
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (a library's may span several)."""
+    if isinstance(exc, FileNotFoundError):
+        return "not found"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return " ".join(str(exc).split())

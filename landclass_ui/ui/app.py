@@ -48,6 +48,7 @@ from .img import ImagePanel
 from .leg import LegendPanel
 from .map import MAP_CSS, MapView
 from .postprocess import PresetBox, RegionsBox, RegularizationBox
+from .relocate_box import RelocateBox
 from .tasks import ExportPanel
 from .trn import TrainingPanel, collected_points
 
@@ -158,6 +159,7 @@ class LandclassApp:
         self.regions = RegionsBox(self.store)
         self.export = ExportPanel(self.store, str(self.workdir), call=self.ui.call)
         self.acc = AccuracyPanel(str(self.cache), on_go=self._go_to)
+        self.relocate = RelocateBox(self.store)  # shown when files of the recipe are not found
         self._overview = None  # the last LiveResult of the whole scene (suggestions are picked from it)
         self.img.composite.observe(lambda ch: self._schedule("composite"), "value")
         tabs = W.Tab(children=[self.img.widget, self.leg.widget, self.trn.widget, self.aux.widget,
@@ -171,7 +173,7 @@ class LandclassApp:
         self.tabs = tabs
         self.header = self._build_header()
         bridge = self.tiles.bridge()  # carries the tiles in kernel routing: it must reach the page with the app
-        self.widget = W.VBox([W.HTML(MAP_CSS), self.header, self.message,
+        self.widget = W.VBox([W.HTML(MAP_CSS), self.header, self.message, self.relocate.widget,
                               W.HBox([tabs, self.map.map], layout=W.Layout(width="100%")),
                               *([bridge] if bridge is not None else [])])
         self.widget.add_class("landclass-app")
@@ -549,7 +551,10 @@ class LandclassApp:
             else:
                 continue  # the clicked points are drawn as markers (_draw_points)
             if key not in self._polygon_cache:
-                frame = read_ref(ref, crs="EPSG:4326")
+                try:
+                    frame = read_ref(ref, crs="EPSG:4326")
+                except (LandclassError, OSError):  # moved or broken: TRN flags it and training leaves it out
+                    continue
                 self._polygon_cache[key] = frame[["label", "geometry"]]
             frame = self._polygon_cache[key]
             for label, part in frame.groupby("label"):
@@ -577,7 +582,10 @@ class LandclassApp:
         # no legend yet (a new recipe): nothing to train until a training file or LEG gives classes
         model = self.live.fit(recipe, Legend.from_list(recipe.legend)) if recipe.legend else None
         self.assessor.cancel()  # a newer classification: a pending assessment of the old one is stale
+        self.ui.call(self.trn.flag_files, dict(self.live.broken) if recipe.legend else {})
         if model is None:
+            if self.live.broken:
+                self._show("; ".join(self.live.messages), "error")
             self.ui.call(self.cls.show_importance, None)
             self._overview = None
             self.ui.call(self.acc.clear)
@@ -604,7 +612,7 @@ class LandclassApp:
         self.timings.append({"version": self.version, "seconds": seconds, "first_seconds": first,
                              "samples": result.n_samples})
         if self.live.messages:
-            self._show("; ".join(self.live.messages), "info")
+            self._show("; ".join(self.live.messages), "error" if self.live.broken else "info")
         else:
             self.ui.call(self.message.clear)
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "

@@ -123,6 +123,8 @@ class TrainingPanel:
         self.default_legend = default_legend
         self.workdir = Path(workdir)
         self.selected: int | None = None
+        #: Training files the last training left out, ``{path: reason}`` (see :meth:`flag_files`).
+        self.broken: dict[str, str] = {}
         self.chooser = W.Dropdown(description="Class", layout=W.Layout(width="300px"))
         self.chooser.add_class("landclass-class-chooser")
         self.counts = W.HTML()
@@ -252,7 +254,7 @@ class TrainingPanel:
             self.selected = None
         self._show_selection()
         listed = _listed(recipe)
-        self.files.value = "<br>".join(html.escape(_describe(t)) for t in listed)
+        self.files.value = "<br>".join(html.escape(_describe(t)) + self._flag(t) for t in listed)
         buttons = []
         for i, t in enumerate(listed):
             name = Path(t.path).name if t.kind == "file" else t.source
@@ -264,6 +266,23 @@ class TrainingPanel:
         self.file_buttons.children = tuple(buttons)
         self.undo_button.disabled = not self.store.can_undo
         self._list_recipes()
+
+    def flag_files(self, broken: dict[str, str]) -> None:
+        """Mark the training files the last training left out (``{path: reason}``, from
+        :attr:`landclass_ui.live.LiveClassifier.broken`) in the list of files."""
+        if broken != self.broken:
+            self.broken = dict(broken)
+            self.refresh()
+
+    def _flag(self, ref: TrainingRef) -> str:
+        """A red note after a listed file that is not found or was left out of training; else nothing."""
+        if ref.kind != "file":
+            return ""
+        why = self.broken.get(ref.path) or (None if os.path.exists(ref.path) else "not found")
+        if not why:
+            return ""
+        return (f" <span class='landclass-file-broken' style='color:#b00020'>&#9888; left out of training: "
+                f"{html.escape(why)}</span>")
 
     def _list_recipes(self) -> None:
         """The saved recipes of the work folder (``<workdir>/recipes/*.json``) but the open one, newest first."""
