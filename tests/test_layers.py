@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "landclass_ui"
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "_files", "sensors", "sample", "tiles", "cloudmask", "timeseries"}),
     ("data model", {"legend", "classifiers", "imagery"}),
-    ("features", {"indices", "auxiliary", "recipe", "regions"}),
+    ("features", {"indices", "auxiliary", "recipe", "regions", "relocate"}),
     ("training", {"training"}),
     ("model", {"model", "compiled", "regularize", "regional"}),
     ("assessment", {"accuracy", "validation", "report", "export", "guidance", "areas"}),
