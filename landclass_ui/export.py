@@ -188,11 +188,47 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def predict_window(read, model, window, *, probabilities: bool = False, majority: int | None = None,
+                   shape: tuple[int, int] | None = None) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
+    """Read ``window`` with ``read`` (an :meth:`ImageStack.reader` function) and classify it: the result of
+    :func:`~landclass_ui.model.predict_block` (classes ``uint8 (h, w)``, winning probability ``uint8 (h, w)``; with
+    ``probabilities`` also the per-class ``uint8 (n_classes, h, w)``), and ``(valid, changed)`` pixel counts.
+
+    With ``majority`` (an odd window size), the class map is regularized here
+    (:func:`landclass_ui.regularize.majority_filter`): the window is read and classified with a margin of
+    ``majority // 2`` pixels (clipped to the image, whose ``(height, width)`` is ``shape``), filtered and cut back
+    to ``window``. The majority filter is local, so this is exactly the filter of the whole map (see
+    :mod:`landclass_ui.regularize`), done in the same thread as the prediction and without a second pass over
+    the map; ``changed`` counts the pixels it changed, ``valid`` the window's pixels that are not nodata. The
+    probabilities are those of the prediction (not regularized), as :func:`regularize_file` leaves them."""
+    predict = predict_block_probabilities if probabilities else predict_block
+    if not majority:
+        result = predict(model, read(window))
+        return result, (int(np.count_nonzero(result[0] != NODATA_CLASS)), 0)
+    from rasterio.windows import Window
+
+    from .regularize import majority_filter
+
+    m = majority // 2
+    height, width = shape
+    r0, c0 = max(int(window.row_off) - m, 0), max(int(window.col_off) - m, 0)
+    r1 = min(int(window.row_off + window.height) + m, height)
+    c1 = min(int(window.col_off + window.width) + m, width)
+    result = predict(model, read(Window(c0, r0, c1 - c0, r1 - r0)))
+    core = np.s_[int(window.row_off) - r0:int(window.row_off + window.height) - r0,
+                 int(window.col_off) - c0:int(window.col_off + window.width) - c0]
+    raw = result[0][core]
+    classes = majority_filter(result[0], majority, nodata=NODATA_CLASS)[core]
+    out = (classes, result[1][core]) + ((result[2][(slice(None),) + core],) if probabilities else ())
+    return out, (int(np.count_nonzero(raw != NODATA_CLASS)), int(np.count_nonzero(classes != raw)))
+
+
 def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = False,
-                      threads: int | None = None) -> Iterator[tuple[object, tuple[np.ndarray, ...]]]:
-    """Read and classify ``windows`` of ``stack`` on ``threads`` threads at once; yields ``(window, result)``
-    as each is done (in any order), ``result`` as :func:`~landclass_ui.model.predict_block` gives it (or
-    :func:`~landclass_ui.model.predict_block_probabilities` with ``probabilities``).
+                      threads: int | None = None, majority: int | None = None
+                      ) -> Iterator[tuple[object, tuple[np.ndarray, ...], tuple[int, int]]]:
+    """Read and classify ``windows`` of ``stack`` on ``threads`` threads at once; yields ``(window, result,
+    counts)`` as each is done (in any order), ``result`` and ``counts`` as :func:`predict_window` gives them
+    (with ``majority``, the class map regularized by a majority filter in the same pass).
 
     Each thread reads with open datasets of its own for the time of a window (a GDAL dataset serves one thread
     at a time; ``threads`` sets of datasets are opened here and lent out) and predicts with a one-thread copy of
@@ -205,7 +241,7 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
 
     threads = threads or default_threads()
     model1 = single_threaded(model) if threads > 1 else model
-    predict = predict_block_probabilities if probabilities else predict_block
+    shape = (stack.grid.height, stack.grid.width)
     with ExitStack() as opened:
         readers: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(threads):
@@ -214,7 +250,8 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
         def work(window):
             read = readers.get()
             try:
-                return window, predict(model1, read(window))
+                return (window, *predict_window(read, model1, window, probabilities=probabilities,
+                                                majority=majority, shape=shape))
             finally:
                 readers.put(read)
 
@@ -232,17 +269,17 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
                     future.cancel()
 
 
-def _read_and_predict(stack, model, window, probabilities: bool):
+def _read_and_predict(stack, model, window, probabilities: bool, majority: int | None = None):
     """One window of ``stack`` read and classified (a task on a Dask worker: it opens the image itself)."""
     with stack.reader() as read:
-        data = read(window)
-    return window, (predict_block_probabilities if probabilities else predict_block)(model, data)
+        return (window, *predict_window(read, model, window, probabilities=probabilities, majority=majority,
+                                        shape=(stack.grid.height, stack.grid.width)))
 
 
-def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool = False
-                 ) -> Iterator[tuple[object, tuple[np.ndarray, ...]]]:
+def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool = False,
+                 majority: int | None = None) -> Iterator[tuple[object, tuple[np.ndarray, ...], tuple[int, int]]]:
     """:func:`predicted_windows` on a Dask cluster: each window is read and classified by a worker and comes
-    back here to be written; yields ``(window, result)`` as they are done.
+    back here to be written; yields ``(window, result, counts)`` as they are done.
 
     ``client`` is a ``distributed.Client``. The model (one thread per task: the workers' threads are the
     parallelism) and the image's description are sent to every worker once (``scatter(broadcast=True)``); the
@@ -255,12 +292,13 @@ def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool
     model_f, stack_f = client.scatter([single_threaded(model), stack], broadcast=True)
     slots = 2 * max(1, sum(client.nthreads().values()))
     todo = iter(windows)
-    running = as_completed([client.submit(_read_and_predict, stack_f, model_f, w, probabilities, pure=False)
-                            for w in islice(todo, slots)])
+    running = as_completed([client.submit(_read_and_predict, stack_f, model_f, w, probabilities, majority,
+                                          pure=False) for w in islice(todo, slots)])
     for future in running:
         yield future.result()
         for w in islice(todo, 1):
-            running.add(client.submit(_read_and_predict, stack_f, model_f, w, probabilities, pure=False))
+            running.add(client.submit(_read_and_predict, stack_f, model_f, w, probabilities, majority,
+                                      pure=False))
         future.release()
 
 
@@ -396,13 +434,15 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                 dst_q.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (n_cube - 1)
                 for band, name in enumerate(model.legend.names, start=1):
                     dst_q.set_band_description(band, f"{name} %")
-            done = 0
-            done_windows = (dask_windows(stack, model, windows, client=client, probabilities=dst_q is not None)
+            done = valid = changed = 0
+            done_windows = (dask_windows(stack, model, windows, client=client, probabilities=dst_q is not None,
+                                         majority=majority)
                             if client is not None else
                             predicted_windows(stack, model, windows, probabilities=dst_q is not None,
-                                              threads=threads))
+                                              threads=threads, majority=majority))
             try:
-                for window, result in done_windows:
+                for window, result, counts in done_windows:
+                    valid, changed = valid + counts[0], changed + counts[1]
                     _check(cancel)
                     classes, prob = result[:2]
                     if dst_q is not None:
@@ -422,14 +462,17 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                     dst_q.close()
                 bar.close()
         summary = None
-        if majority is not None or mmu is not None:
-            _check(cancel)
-            from .regularize import regularize_file
+        if majority is not None or mmu is not None:  # the majority filter was applied with the prediction
+            from .regularize import RegularizeResult, regularize_file
 
-            regularized = temp_path(output.parent, output.stem, "reg")
-            temps.append(regularized)
-            summary = regularize_file(raw_class, regularized, majority=majority, mmu=mmu).summary()
-            raw_class = regularized
+            sieved = 0
+            if mmu is not None:  # the sieve is not local: one pass over the whole map (see regularize)
+                _check(cancel)
+                regularized = temp_path(output.parent, output.stem, "reg")
+                temps.append(regularized)
+                sieved = regularize_file(raw_class, regularized, mmu=mmu).sieve_changed
+                raw_class = regularized
+            summary = RegularizeResult(str(output), valid, majority, changed, mmu, sieved).summary()
         finals: list[tuple[str, str]] = []  # (temporary, final) names, moved into place at the end
         written = []
         for raw, final, resampling, colormap in (

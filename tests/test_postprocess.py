@@ -65,6 +65,33 @@ def test_exported_map_is_the_plain_map_regularized(tmp_path, scene):
     assert np.array_equal(read(tmp_path / "again.tif"), after)
 
 
+@pytest.mark.parametrize("scene", sorted(SCENES))
+@pytest.mark.parametrize("majority", [3, 5])
+def test_majority_with_the_prediction_equals_the_whole_map_filtered(tmp_path, scene, majority):
+    """The majority filter runs in each window's thread, on the window classified with a margin: with 64 px
+    windows (many seams, image edges on all sides) the map equals the whole unregularized map filtered at once,
+    and the count of changed pixels is the true one."""
+    from landclass_ui.export import write_classification
+    from landclass_ui.pipeline import fit_model, prepare
+    from landclass_ui.recipe import ImageRef, TrainingRef
+    from landclass_ui.regularize import majority_filter
+
+    files, training, field, _ = SCENES[scene]
+    prepared = prepare(Recipe(images=[ImageRef(str(f)) for f in files],
+                              training=[TrainingRef("file", str(training), field)]))
+    model = fit_model(prepared, prepared.samples)
+    plain = write_classification(tmp_path / "plain.tif", prepared.stack, model, block=64, probability=True)
+    reg = write_classification(tmp_path / "reg.tif", prepared.stack, model, block=64, probability=True,
+                               majority=majority)
+    before, after = read(plain.classification), read(reg.classification)
+    assert before.shape[0] > 3 * 64 and before.shape[1] > 3 * 64  # many windows
+    expected = majority_filter(before, majority)
+    assert np.array_equal(after, expected)
+    changed = int((after != before).sum())
+    assert changed > 0 and f"changed {changed:,} px" in reg.regularization
+    assert np.array_equal(read(reg.probability), read(plain.probability))  # probabilities as predicted
+
+
 @pytest.mark.parametrize("args, words", [
     (["--majority", "4"], "odd whole number"),
     (["--majority", "1"], "odd whole number"),
