@@ -70,14 +70,17 @@ class Param:
                     raise ValueError(value)
             else:
                 out = str(value).strip()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
+            what = {int: "a whole number", float: "a number, e.g. 0.5", bool: "true or false"}.get(self.kind, "text")
             raise ClassifierError(
-                f"parameter {self.name}={value!r} is not a {self.kind.__name__} ({self.help})"
+                f"parameter {self.name}={value!r} is not a {self.kind.__name__} ({self.help}); give {what}"
             ) from None
         if self.minimum is not None and out < self.minimum or self.maximum is not None and out > self.maximum:
             lo = "" if self.minimum is None else f"{self.minimum:g}"
             hi = "" if self.maximum is None else f"{self.maximum:g}"
-            raise ClassifierError(f"parameter {self.name}={out} is outside [{lo}, {hi}] ({self.help})")
+            rule = f"of at least {lo}" if not hi else f"of at most {hi}" if not lo else f"from {lo} to {hi}"
+            raise ClassifierError(f"parameter {self.name}={out} is outside [{lo}, {hi}] ({self.help}); give a value "
+                                  f"{rule}")
         if self.choices and out not in self.choices:
             raise ClassifierError(f"parameter {self.name}={out!r} must be one of {', '.join(self.choices)}")
         if self.check is not None:

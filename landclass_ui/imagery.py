@@ -31,6 +31,7 @@ import numpy as np
 import rasterio
 import rasterio.errors
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
@@ -48,6 +49,7 @@ __all__ = [
     "ImageStack",
     "open_image",
     "with_masks",
+    "check_pixels",
     "masked_share",
     "series_shares",
     "stack_dates",
@@ -368,6 +370,14 @@ class ImageStack:
 # Reading helpers
 
 
+def _gdal_reason(exc: BaseException) -> str:
+    """The first line of GDAL's message behind a rasterio error (whose own message may only be "Read failed. See
+    previous exception for details.")."""
+    cause = exc.__cause__ or exc.__context__
+    text = str(cause) if cause is not None and "previous exception" in str(exc) else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
 @contextlib.contextmanager
 def _open_raster(path: str):
     """rasterio.open with a clear :class:`ImageError` instead of GDAL's message alone."""
@@ -376,7 +386,8 @@ def _open_raster(path: str):
     except rasterio.errors.RasterioIOError as exc:
         if not os.path.exists(path):
             raise ImageError(f"image file not found: {path}") from None
-        raise ImageError(f"cannot read {path} as a raster ({exc}); is it a GeoTIFF/COG/VRT or JPEG2000?") from None
+        raise ImageError(f"cannot read {path} as a raster ({_gdal_reason(exc)}); choose a GeoTIFF/COG/VRT or "
+                         "JPEG2000 file (or a Sentinel-2 .SAFE folder)") from None
     with src:
         yield src
 
@@ -388,7 +399,8 @@ def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
         data = src.read(band.index, window=window, masked=True, boundless=False, **sized)
         outside = src.read(alpha, window=window, **sized) == 0 if alpha else None
     except rasterio.errors.RasterioIOError as exc:
-        raise ImageError(f"cannot read band {band.name} of {band.path}: {exc}; the file may be corrupt") from None
+        raise ImageError(f"cannot read band {band.name} of {band.path} ({_gdal_reason(exc)}): the file is damaged or "
+                         "truncated; download or export it again") from None
     values = data.data.astype(np.float32)
     mask = np.ma.getmaskarray(data)
     if band.nodata is not None:
@@ -417,7 +429,8 @@ def _read_mask(mask: MaskSource, src, window: Window, out_shape: tuple[int, int]
     try:
         values = src.read(1, window=window, **sized)
     except rasterio.errors.RasterioIOError as exc:
-        raise ImageError(f"cannot read the {mask.label} mask {mask.path}: {exc}; the file may be corrupt") from None
+        raise ImageError(f"cannot read the {mask.label} mask {mask.path} ({_gdal_reason(exc)}): the file is damaged or "
+                         "truncated; download it again, or turn the cloud mask off") from None
     return mask.invalid(values)
 
 
@@ -456,7 +469,8 @@ def read_raster_file(path: str) -> ImageStack:
     Raises
     ------
     ImageError
-        If the file cannot be read. CRSError if it has no CRS.
+        If the file cannot be read, or has no geotransform (where its pixels are on the ground), or a Landsat band
+        file's ``_MTL.txt`` beside it is damaged. CRSError if it has no CRS.
     """
     with _open_raster(path) as src:
         if src.crs is None:
@@ -464,6 +478,10 @@ def read_raster_file(path: str) -> ImageStack:
                 f"{path} has no coordinate reference system; assign one first, e.g. "
                 f"`gdal_edit.py -a_srs EPSG:32631 {path}`"
             )
+        if src.transform.is_identity:  # GDAL's default when the file has no geotransform
+            how = ("it has ground control points only: warp it first (gdalwarp -t_srs EPSG:...)" if src.gcps[0] else
+                   f"georeference it first, e.g. `gdal_edit.py -a_ullr <left> <top> <right> <bottom> {path}`")
+            raise ImageError(f"{path} has no geotransform (where its pixels are on the ground); {how}")
         if src.transform.b != 0 or src.transform.d != 0:
             raise ImageError(f"{path} is rotated; warp it north-up first (gdalwarp)")
         if src.count == 1:
@@ -539,7 +557,7 @@ def read_safe(
     if not files:
         raise ImageError(
             f"{path} holds no Level-2A band files under GRANULE/*/IMG_DATA/R10m|R20m|R60m/; "
-            "is it a complete Sentinel-2 L2A product?"
+            "download the complete Sentinel-2 L2A product again, or open its band files"
         )
     available = sorted({b for per_res in files.values() for b in per_res})
     if bands:
@@ -608,13 +626,14 @@ def read_band_folder(path: str, *, bands: Sequence[str] | None = None, resolutio
     Reflectance: from the STAC item JSON in the folder, when there is one: each asset's ``raster:bands`` scale,
     and its offset unless the item says ``earthsearch:boa_offset_applied`` (then the files already hold
     ``reflectance x 10000`` and the item's offset of -0.1 is a known metadata error: Element84/earth-search#9).
-    Without an item, values are as stored. DN 0 is nodata. ``SCL.tif`` beside the bands is the cloud mask
-    (:func:`landclass_ui.cloudmask.find_mask`), not a band.
+    Without an item, values are as stored (a ``.json`` that is not JSON is skipped with a message saying so). DN 0
+    is nodata. ``SCL.tif`` beside the bands is the cloud mask (:func:`landclass_ui.cloudmask.find_mask`), not a
+    band.
 
     Raises
     ------
     ImageError
-        A requested band that is not in the folder.
+        A requested band that is not in the folder; a STAC item whose assets are malformed (:func:`_stac_scales`).
     """
     import json
 
@@ -629,16 +648,13 @@ def read_band_folder(path: str, *, bands: Sequence[str] | None = None, resolutio
     for item in sorted(folder.glob("*.json")):
         try:
             stac = json.loads(item.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError) as exc:  # undecodable or not JSON: say so, read as stored
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            messages.append(f"{item.name} skipped: not a readable JSON file ({reason}); band values as stored")
             continue
         if not isinstance(stac, dict) or stac.get("type") != "Feature":
             continue
-        applied = bool(stac.get("properties", {}).get("earthsearch:boa_offset_applied"))
-        for asset in stac.get("assets", {}).values():
-            band = Path(str(asset.get("href", ""))).name.split(".")[0].upper()
-            rb = (asset.get("raster:bands") or [{}])[0]
-            if band in files and rb.get("scale") is not None:
-                scales[band] = (float(rb["scale"]), 0.0 if applied else float(rb.get("offset") or 0.0))
+        scales, applied = _stac_scales(stac, set(files), item)
         if scales:
             messages.append(f"reflectance = DN x {next(iter(scales.values()))[0]:g} from the STAC item {item.name}"
                             + (" (offset already applied: earthsearch:boa_offset_applied)" if applied else ""))
@@ -652,6 +668,45 @@ def read_band_folder(path: str, *, bands: Sequence[str] | None = None, resolutio
         sources.append(band)
     grid = min((one.grid for one in stacks), key=lambda g: abs(g.res[0]))
     return ImageStack(grid, sources, messages)
+
+
+def _stac_scales(stac: dict, bands: set[str], item: Path) -> tuple[dict[str, tuple[float, float]], bool]:
+    """``{band: (scale, offset)}`` of the band files ``bands`` from a STAC item's assets (``raster:bands``), and
+    whether the item says ``earthsearch:boa_offset_applied`` (then the offset is 0).
+
+    Raises
+    ------
+    ImageError
+        Properties, assets or ``raster:bands`` that are not JSON objects/lists as STAC has them, or a scale or
+        offset that is not a finite number (a scale of 0 included); the item is named.
+    """
+    def bad(what: str) -> ImageError:
+        return ImageError(f"STAC item {item}: {what}; fix the item, or remove it to read the band values as stored")
+
+    properties, assets = stac.get("properties", {}), stac.get("assets", {})
+    if not isinstance(properties, dict) or not isinstance(assets, dict):
+        raise bad("its 'properties' and 'assets' must be JSON objects")
+    applied = bool(properties.get("earthsearch:boa_offset_applied"))
+    scales = {}
+    for key, asset in assets.items():
+        if not isinstance(asset, dict):
+            raise bad(f"asset {key!r:.40} is not a JSON object")
+        band = Path(str(asset.get("href", ""))).name.split(".")[0].upper()
+        raster_bands = asset.get("raster:bands") or [{}]
+        first = raster_bands[0] if isinstance(raster_bands, list) else None
+        if not isinstance(first, dict):
+            raise bad(f"'raster:bands' of asset {key!r:.40} is not a list of JSON objects")
+        if band not in bands or first.get("scale") is None:
+            continue
+        try:
+            scale, offset = float(first["scale"]), 0.0 if applied else float(first.get("offset") or 0.0)
+        except (TypeError, ValueError, OverflowError):
+            scale, offset = float("nan"), 0.0
+        if not (np.isfinite(scale) and np.isfinite(offset) and scale != 0):
+            raise bad(f"asset {key!r:.40} has scale {first.get('scale')!r:.40} and offset {first.get('offset')!r:.40}, "
+                      "not finite numbers (and a scale other than 0)")
+        scales[band] = (scale, offset)
+    return scales, applied
 
 
 #: Readers tried in order: ``(accepts(path) -> bool, read(path, bands=, resolution=) -> ImageStack)``.
@@ -708,7 +763,8 @@ def open_image(
     Raises
     ------
     ImageError, CRSError
-        Unreadable file, no CRS, unknown band, a ``mask_file`` that is not a quality layer.
+        Unreadable file, no CRS (or one that cannot be transformed to the first input's), unknown band, a
+        ``mask_file`` that is not a quality layer, a damaged ``_MTL.txt`` beside a Landsat band file.
     NoOverlapError
         If a later input does not overlap the first one.
     """
@@ -739,6 +795,8 @@ def with_masks(stack: ImageStack, paths: Sequence[str | None], *, snow: bool = F
     ------
     ImageError
         A path that is not a readable single-band SCL or QA_PIXEL raster, or one that does not overlap the image.
+    CRSError
+        A layer without a CRS, or with one that cannot be transformed to the image's.
     """
     masks = list(stack.masks)
     messages = list(stack.messages)
@@ -757,7 +815,8 @@ def with_masks(stack: ImageStack, paths: Sequence[str | None], *, snow: bool = F
                                  f"layer (its data type is {src.dtypes[0]}); give a file whose name holds SCL or "
                                  "QA_PIXEL")
             if src.crs is None:
-                raise CRSError(f"the cloud mask {path} has no coordinate reference system")
+                raise CRSError(f"the cloud mask {path} has no coordinate reference system; give the quality layer of "
+                               "the image's own product, or turn the cloud mask off")
             _check_overlap(Grid.of(src), stack.grid, path, "the image")
         mask = MaskSource(str(path), kind, snow)
         masks.append(mask)
@@ -775,6 +834,54 @@ def _mask_values(stack: ImageStack, max_side: int) -> list[tuple[MaskSource, np.
         return [(mask, _open_mask(files, mask, stack.grid).read(1, window=window, out_shape=shape,
                                                                   resampling=Resampling.nearest))
                 for mask in stack.masks]
+
+
+def check_pixels(stack: ImageStack, *, max_px: int = 64, max_pixels: int | None = None) -> None:
+    """Check cheaply that every band file of ``stack`` can be decoded and holds valid pixels: a thumbnail of each
+    band (at most ``max_px`` pixels a side, nearest neighbour: GeoTIFF overviews and JPEG 2000 resolution levels
+    make it a small read; when it shows nodata only, an average over the whole band confirms). With
+    ``max_pixels``, a file of more pixels is refused before any pixel is read (a header can declare any size).
+
+    Raises
+    ------
+    ImageError
+        A file of more than ``max_pixels`` pixels; one that cannot be decoded (truncated or damaged; it is decoded
+        in one thread, as GDAL only prints the JPEG 2000 errors of its decoding threads and returns zeros); a band
+        whose pixels are all nodata.
+    """
+    files = [b for b in stack.bands if b.computed is None]
+    if max_pixels is not None:
+        for path in dict.fromkeys(b.path for b in files):
+            with _open_raster(path) as src:
+                if src.width * src.height > max_pixels:
+                    raise ImageError(
+                        f"{path} is {src.width} x {src.height} px ({src.width * src.height / 1e6:,.0f} Mpx), more "
+                        f"than the dashboard reads ({max_pixels / 1e6:,.0f} Mpx); crop it to your area "
+                        "(gdal_translate -projwin) or make its pixels coarser (gdalwarp -tr) first")
+    with rasterio.Env(GDAL_NUM_THREADS=1):
+        for band in files:
+            with _open_raster(band.path) as src:
+                factor = max(1.0, max(src.width, src.height) / max_px)
+                shape = (max(1, round(src.height / factor)), max(1, round(src.width / factor)))
+                valid = False
+                for resampling in (Resampling.nearest, Resampling.average):
+                    try:
+                        data = src.read(band.index, out_shape=shape, masked=True, resampling=resampling)
+                    except rasterio.errors.RasterioIOError as exc:
+                        raise ImageError(f"cannot read band {band.name} of {band.path} ({_gdal_reason(exc)}): the "
+                                         "file is damaged or truncated; download or export it again") from None
+                    ok = ~np.ma.getmaskarray(data)
+                    if band.nodata is not None and not np.isnan(band.nodata):
+                        ok &= data.data != band.nodata
+                    if data.dtype.kind == "f":
+                        ok &= ~np.isnan(data.data)
+                    valid = bool(ok.any())
+                    if valid or factor == 1.0:
+                        break
+            if not valid:
+                raise ImageError(f"{band.path} holds no valid pixel in band {band.name} (every pixel is nodata"
+                                 f"{'' if band.nodata is None else f', {band.nodata:g}'}); check the file (an empty "
+                                 "export?) and its nodata value (gdalinfo -stats)")
 
 
 def masked_share(stack: ImageStack, *, max_side: int = 2048) -> tuple[float, dict[str, float]]:
@@ -848,6 +955,9 @@ def stack_dates(stacks: list[ImageStack], dates: Sequence[_dt.date], paths: Sequ
         one = stacks[idx[0]] if len(idx) == 1 else combine_stacks([stacks[i] for i in idx], [paths[i] for i in idx])
         per_date.append(one)
     first = per_date[0].band_names
+    for d, one in zip(ordered, per_date):  # another area first: its bands differing is not the point then
+        if not one.grid.same_as(per_date[0].grid):
+            _check_overlap(one.grid, per_date[0].grid, paths[by_date[d][0]], paths[by_date[ordered[0]][0]])
     for d, one in zip(ordered, per_date):
         if one.band_names != first:
             raise ImageError(f"the images of {d.isoformat()} have the bands {', '.join(one.band_names)}, those of "
@@ -892,10 +1002,30 @@ def open_images(paths: Sequence[str], **options) -> ImageStack:
     return open_image(list(paths), **options)
 
 
+def _crs_name(crs) -> str:
+    """A CRS as a message names it: ``EPSG:32611``, else the name in its definition."""
+    try:
+        epsg = crs.to_epsg()
+        if epsg:
+            return f"EPSG:{epsg}"
+        import pyproj
+
+        return pyproj.CRS.from_wkt(crs.to_wkt()).name
+    except Exception:  # a CRS pyproj cannot read: still a message
+        return "a CRS without a name"
+
+
 def _check_overlap(grid: Grid, target: Grid, path: str, what: str) -> None:
+    """Raise NoOverlapError unless ``grid`` (of ``path``) overlaps ``target`` (of ``what``); CRSError when the
+    one CRS cannot be transformed to the other (e.g. a local engineering CRS, without a datum)."""
     from rasterio.warp import transform_bounds
 
-    b = transform_bounds(grid.crs, target.crs, *grid.bounds, densify_pts=21)
+    try:
+        b = transform_bounds(grid.crs, target.crs, *grid.bounds, densify_pts=21)
+    except (rasterio.errors.RasterioError, rasterio.errors.CRSError, CPLE_BaseError):
+        raise CRSError(f"the coordinate reference system of {path} ({_crs_name(grid.crs)}) cannot be transformed to "
+                       f"that of {what} ({_crs_name(target.crs)}): PROJ knows no operation between them; reproject "
+                       f"{path} first (gdalwarp -t_srs) or give it its real CRS (gdal_edit.py -a_srs)") from None
     g = target.bounds
     if b[0] >= g[2] or b[2] <= g[0] or b[1] >= g[3] or b[3] <= g[1]:
         raise NoOverlapError(
@@ -911,6 +1041,8 @@ def combine_stacks(stacks: list[ImageStack], paths: list[str]) -> ImageStack:
     ------
     NoOverlapError
         If an image does not overlap the first.
+    CRSError
+        If an image's CRS cannot be transformed to the first one's.
     """
 
     grid = stacks[0].grid

@@ -28,8 +28,8 @@ from .errors import LegendError
 
 __all__ = ["LegendEntry", "Legend", "normalize_name", "NODATA_CLASS", "DEFAULT_COLORS", "CLASS_COLORS",
            "conventional_color", "LabelMatch", "match_labels", "ROLES", "LegendColumns", "LegendTable", "read_table",
-           "guess_columns", "parse_columns", "check_rows", "color_of", "legend_kind", "PALETTES", "palette_colors",
-           "palette_size"]
+           "guess_columns", "parse_columns", "check_rows", "ROWS_HINT", "color_of", "legend_kind", "PALETTES",
+           "palette_colors", "palette_size"]
 
 #: Value written in the class map where there is no classification (nodata, outside the image).
 NODATA_CLASS = 255
@@ -96,7 +96,10 @@ def normalize_color(color: object) -> str:
         If the colour cannot be understood.
     """
     if isinstance(color, (tuple, list)) and len(color) >= 3:
-        r, g, b = (int(round(float(c))) for c in color[:3])
+        try:
+            r, g, b = (int(round(float(c))) for c in color[:3])
+        except (TypeError, ValueError, OverflowError):
+            raise LegendError(f"colour {list(color[:3])} is not three numbers 0-255 (r, g, b)") from None
         if not all(0 <= c <= 255 for c in (r, g, b)):
             raise LegendError(f"colour {tuple(color)} has a component outside 0-255")
         return f"#{r:02x}{g:02x}{b:02x}"
@@ -234,7 +237,7 @@ class Legend:
     def from_list(cls, items: Sequence[dict]) -> "Legend":
         try:
             return cls(LegendEntry(int(d["value"]), d["name"], d["color"]) for d in items)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise LegendError(f"legend entries need value, name and color ({exc})") from None
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
@@ -293,7 +296,8 @@ class Legend:
         Raises
         ------
         LegendError
-            Not a QGIS style of a paletted raster, or unreadable.
+            Not a QGIS style of a paletted raster, or unreadable; a ``paletteEntry`` whose value is not a whole
+            number, or entries that do not make a legend (the file is named).
         """
         import xml.etree.ElementTree as ET
 
@@ -307,8 +311,17 @@ class Legend:
         if root.tag != "qgis" or not palette:
             raise LegendError(f"{path} is not the QGIS style of a paletted (classified) raster: no paletteEntry; "
                               "in QGIS, style the map as 'Paletted/Unique values' and save the style again")
-        return cls(LegendEntry(int(float(e.get("value"))), e.get("label") or e.get("value"), e.get("color"))
-                   for e in palette)
+        entries = []
+        for i, e in enumerate(palette, start=1):
+            value = e.get("value")
+            if not _is_int(value):
+                raise LegendError(f"QGIS style {path}: paletteEntry {i} has the value {value!r}, not a whole number; "
+                                  "fix it, or style the map in QGIS and save the style again")
+            entries.append(LegendEntry(int(float(value)), e.get("label") or value, e.get("color")))
+        try:
+            return cls(entries)
+        except LegendError as exc:
+            raise LegendError(f"QGIS style {path}: {exc}") from None
 
     def to_iota2(self, color_path: str | os.PathLike, nomenclature_path: str | os.PathLike) -> None:
         """iota2's pair: ``colorFile`` lines ``value R G B`` and ``nomenclature`` lines ``name:value``
@@ -437,7 +450,8 @@ class Legend:
                               + "; ".join(problems))
         entries, row_problems = check_rows(table.raw_rows(columns), table.numbers)
         if row_problems:
-            raise LegendError(f"legend {table.path}, " + _join_problems([text for _, text in row_problems]))
+            raise LegendError(f"legend {table.path}, " + _join_problems([text for _, text in row_problems])
+                              + f"; {ROWS_HINT}")
         return cls(entries)
 
     def with_palette(self, name: str) -> "Legend":
@@ -821,7 +835,7 @@ def read_table(path: str | os.PathLike) -> LegendTable:
     Raises
     ------
     LegendError
-        A missing, unreadable or empty file, or one without rows under its header.
+        A missing, unreadable or empty file, a binary one (not text), or one without rows under its header.
     """
     try:
         data = Path(path).read_bytes()
@@ -829,6 +843,9 @@ def read_table(path: str | os.PathLike) -> LegendTable:
         raise LegendError(f"legend file not found: {path}") from None
     except OSError as exc:
         raise LegendError(f"cannot read legend CSV {path}: {exc}") from None
+    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise LegendError(f"{path} is not a text file; a legend is a CSV (value,name,color), a QGIS style (.qml) "
+                          "or iota2's nomenclature.txt")
     text, encoding = _decode(data)
     if not text.strip():
         raise LegendError(f"cannot read legend CSV {path}: the file is empty")
@@ -969,6 +986,10 @@ def guess_columns(source: "str | os.PathLike | LegendTable") -> LegendColumns:
         if i is not None:
             roles[i] = "name"
     return LegendColumns(tuple(roles))
+
+
+#: What every row of a legend needs: said after the problems :func:`check_rows` names.
+ROWS_HINT = "each class needs its own whole-number value (0-254), a name and its own colour"
 
 
 def check_rows(rows: Sequence[dict], numbers: Sequence[int] | None = None

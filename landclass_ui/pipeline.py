@@ -29,7 +29,7 @@ from .areas import write_areas
 from .auxiliary import add_auxiliary
 from .classifiers import feature_importance
 from .cloudmask import split_layers
-from .errors import LandclassError, RecipeError
+from .errors import LandclassError, LegendError, RecipeError
 from .export import OutputPaths
 from .imagery import (
     ImageStack,
@@ -281,6 +281,14 @@ def read_recipe_training(recipe: Recipe, crs) -> pd.DataFrame:
     return features
 
 
+def derive_legend(features: pd.DataFrame) -> Legend:
+    """The legend of a recipe that has none, from its training features (:func:`read_recipe_training`): one
+    class per label, values 1, 2, ... in label order, the colours of a ``color`` column when each class has one
+    (:func:`landclass_ui.training.legend_colors`), else a palette (:meth:`Legend.from_labels`)."""
+    colors = features.attrs.get("colors") or legend_colors(features)
+    return Legend.from_labels(list(features["label"]), colors)
+
+
 def prepare(recipe: Recipe) -> Prepared:
     """Open the feature stack, read the training data, settle the legend and sample the training pixels.
 
@@ -306,8 +314,7 @@ def prepare(recipe: Recipe) -> Prepared:
     features = read_recipe_training(recipe, stack.crs)
     legend = recipe.legend_object()
     if legend is None:
-        colors = features.attrs.get("colors") or legend_colors(features)
-        legend = Legend.from_labels(list(features["label"]), colors)
+        legend = derive_legend(features)
         recipe.legend = legend.to_list()
         messages.append("legend derived from the training data: " + ", ".join(
             f"{e.value} {e.name} {e.color}" for e in legend))
@@ -412,6 +419,7 @@ def apply_recipe(recipe: Recipe, images: list[ImageRef], output: str, *, probabi
     majority, mmu = regularization_pixels(recipe.regularization, stack.grid)
     paths = export.write_classification(output, stack.select(model.band_names), model, probability=probability,
                                         majority=majority, mmu=mmu, **options)
+    say(paths.stage_line(stack.grid.width * stack.grid.height))
     if paths.regularization:
         say("regularization: " + paths.regularization)
     return paths
@@ -435,7 +443,7 @@ def read_reference(ref: TrainingRef, prepared: Prepared, remap: dict | None = No
     Raises
     ------
     LegendError
-        A reference class that is not in the legend (the message names it).
+        A reference class that is not in the legend (the message names it and the reference file).
     TrainingDataError, CRSError
         See :func:`landclass_ui.training.read_training`.
     """
@@ -443,8 +451,12 @@ def read_reference(ref: TrainingRef, prepared: Prepared, remap: dict | None = No
     if remap:
         table = {normalize_name(k): v for k, v in remap.items()}
         frame["label"] = frame["label"].map(lambda v: table.get(normalize_name(v), v))
+    legend = prepared.legend
     for label in frame["label"].unique():
-        prepared.legend.value_of(label)
+        if not legend.contains(label):
+            raise LegendError(f"class {str(label).strip()!r} of the reference sample {ref.path} is not in the legend "
+                              f"({', '.join(f'{e.value} {e.name}' for e in legend)}); map it to a legend class "
+                              "(--reference-remap NAME=CLASS) or fix the label")
     return Reference(str(ref.path), frame)
 
 
@@ -697,6 +709,7 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
         progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale,
         max_file_bytes=max_file_bytes, majority=majority, mmu=mmu)
+    say(paths.stage_line(prepared.stack.grid.width * prepared.stack.grid.height))
     if paths.regularization:
         say("regularization: " + paths.regularization)
     result = assess(prepared, model, held, paths.classification, reference=ref, cv_folds=cv_folds, seed=seed)

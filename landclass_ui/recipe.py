@@ -352,8 +352,10 @@ class Recipe:
             raise RecipeError("a recipe must be a JSON object")
         version = d.get("schema_version")
         if version != SCHEMA_VERSION:
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION
             raise RecipeError(
-                f"recipe schema version {version!r} is not supported (this landclass reads {SCHEMA_VERSION})"
+                f"recipe schema version {version!r} is not supported (this landclass reads {SCHEMA_VERSION}); "
+                + ("update landclass to open it" if newer else "it is not a landclass recipe, or a damaged one")
             )
 
         def resolve(p):
@@ -361,35 +363,54 @@ class Recipe:
                 return p
             return os.path.normpath(os.path.join(base, p))
 
+        section = "images"  # the section being read, for the message
         try:
             images = [ImageRef(resolve(i["path"]), i.get("bands"), i.get("resolution"),
                                None if i.get("scale") is None else float(i["scale"]), float(i.get("offset") or 0.0))
                       for i in d.get("images", [])]
+            section = "training"
             training = [TrainingRef.from_dict(t, resolve) for t in d.get("training", [])]
+            section = "classifier"
             clf = d.get("classifier") or {}
+            classifier = ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {}))
+            section = "cloud_mask"
             cm = d.get("cloud_mask") or {}
+            cloud_mask = CloudMaskRef(bool(cm.get("enabled", True)), bool(cm.get("snow", False)),
+                                      resolve(cm.get("file")) or None, bool(cm.get("gap_fill", True)))
+            section = "regularization"
             reg = d.get("regularization") or {}
+            regularization = RegularizationRef(reg.get("majority"), reg.get("mmu"), reg.get("mmu_unit") or "px")
             regions = d.get("regions")
             if regions is not None and not (isinstance(regions, dict) and isinstance(regions.get("path"), str)
                                             and isinstance(regions.get("field", ""), (str, type(None)))):
                 raise RecipeError(f"malformed recipe: 'regions' must be an object with a text path, field and layer, "
                                   f"not {regions!r}")
+            section = "auxiliary"
+            auxiliary = [_aux_entry(a, resolve) for a in d.get("auxiliary") or []]
+            section = "derived"
+            derived = DerivedRef.from_dict(d.get("derived"))
+            section = "regions"
             recipe = cls(
                 name=str(d.get("name") or default_name()),
                 images=images,
                 legend=d.get("legend"),
                 training=training,
-                classifier=ClassifierRef(clf.get("name", DEFAULT_CLASSIFIER), dict(clf.get("params") or {})),
-                auxiliary=[_aux_entry(a, resolve) for a in d.get("auxiliary") or []],
-                derived=DerivedRef.from_dict(d.get("derived")),
-                regularization=RegularizationRef(reg.get("majority"), reg.get("mmu"), reg.get("mmu_unit") or "px"),
-                cloud_mask=CloudMaskRef(bool(cm.get("enabled", True)), bool(cm.get("snow", False)),
-                                        resolve(cm.get("file")) or None, bool(cm.get("gap_fill", True))),
+                classifier=classifier,
+                auxiliary=auxiliary,
+                derived=derived,
+                regularization=regularization,
+                cloud_mask=cloud_mask,
                 regions=None if regions is None else RegionsRef(
                     resolve(regions["path"]), regions.get("field") or "region", regions.get("layer") or None),
             )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise RecipeError(f"malformed recipe: {exc!r} missing or of the wrong type") from None
+        except KeyError as exc:
+            raise RecipeError(f"malformed recipe: an entry of {section!r} has {exc} missing; fix the file (add it) or "
+                              "save the recipe again from the dashboard") from None
+        except (TypeError, AttributeError, ValueError, OverflowError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise RecipeError(f"malformed recipe: {section!r} holds a value of the wrong type ({reason}); fix the "
+                              "file (see the layout in landclass_ui.recipe) or save the recipe again from the "
+                              "dashboard") from None
         return recipe
 
     @classmethod
@@ -399,7 +420,7 @@ class Recipe:
         Raises
         ------
         RecipeError
-            File missing, empty, not JSON, or not a recipe.
+            File missing, empty, not JSON, or not a recipe (the message names the file).
         """
         path = Path(path)
         try:
@@ -413,5 +434,12 @@ class Recipe:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RecipeError(f"recipe {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        return cls.from_dict(d, base=path.parent.resolve())
+            raise RecipeError(f"recipe {path} is not valid JSON (line {exc.lineno}: {exc.msg}); fix the file or "
+                              "open a copy saved earlier") from None
+        except (RecursionError, ValueError) as exc:  # nesting too deep, an integer of more than 4300 digits
+            raise RecipeError(f"recipe {path} is not a recipe: {(str(exc).splitlines() or ['nested too deeply'])[0]}"
+                              "; fix the file or open a copy saved earlier") from None
+        try:
+            return cls.from_dict(d, base=path.parent.resolve())
+        except RecipeError as exc:
+            raise RecipeError(f"recipe {path}: {exc}") from None

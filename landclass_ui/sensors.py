@@ -26,6 +26,7 @@ Scale and offset (``physical = stored * scale + offset``):
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -309,12 +310,29 @@ _LANDSAT_C2 = re.compile(r"^(L[COTE]0\d_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]
 
 
 def _mtl_value(mtl: Path, key: str) -> float | None:
+    """The number on the line ``KEY = value`` of an MTL file (quotes allowed); None when the file cannot be read
+    or has no such line.
+
+    Raises
+    ------
+    ImageError
+        The value is not a finite number (a damaged file): the file and the line are named.
+    """
     try:
         text = mtl.read_text(errors="replace")
     except OSError:
         return None
-    match = re.search(rf"^\s*{re.escape(key)}\s*=\s*\"?([-+0-9.eE]+)", text, re.MULTILINE)
-    return float(match.group(1)) if match else None
+    match = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*(.*?)[ \t]*$", text, re.MULTILINE)
+    if not match:
+        return None
+    try:
+        value = float(match.group(1).strip('"'))
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise ImageError(f"{mtl}: {key} = {match.group(1)[:40]!r} is not a number; the file is damaged: download it "
+                         "again, or remove it to use the USGS product guide's scale")
+    return value
 
 
 def landsat_c2_scale(path: str | os.PathLike) -> Radiometry | None:
@@ -322,8 +340,9 @@ def landsat_c2_scale(path: str | os.PathLike) -> Radiometry | None:
     reflectance; ``..._ST_B10.TIF``: surface temperature in Kelvin); None for other names.
 
     From ``REFLECTANCE_MULT_BAND_n``/``REFLECTANCE_ADD_BAND_n`` (``TEMPERATURE_MULT_BAND_ST_B10``...) of the
-    product's ``<product id>_MTL.txt`` when it is in the same folder, else the published constants
-    :data:`LANDSAT_C2_SR` (2.75e-05, -0.2) and :data:`LANDSAT_C2_ST` (0.00341802, 149.0).
+    product's ``<product id>_MTL.txt`` when it is in the same folder (a value there that is not a number raises
+    :class:`~landclass_ui.errors.ImageError`), else the published constants :data:`LANDSAT_C2_SR` (2.75e-05,
+    -0.2) and :data:`LANDSAT_C2_ST` (0.00341802, 149.0).
 
     >>> landsat_c2_scale("LC08_L2SP_043024_20200802_20200914_02_T1_SR_B4.tif").scale
     2.75e-05
@@ -341,15 +360,23 @@ def landsat_c2_scale(path: str | os.PathLike) -> Radiometry | None:
         keys = (f"TEMPERATURE_MULT_BAND_ST_{band}", f"TEMPERATURE_ADD_BAND_ST_{band}")
         default, unit = LANDSAT_C2_ST, KELVIN
     mtl = path.with_name(f"{product}_MTL.txt")
+    why = f"no {mtl.name} beside the file"
     if mtl.is_file():
         found = [_mtl_value(mtl, k) for k in keys]
         if None not in found:
             return Radiometry(found[0], found[1], unit, f"{keys[0]}/{keys[1]} read from {mtl.name}")
+        why = f"{mtl.name} has no {keys[found.index(None)]}"
     return Radiometry(*default, unit, f"Landsat Collection 2 Level-2 {kind} scale {default[0]:g}, offset "
-                                      f"{default[1]:g} (USGS product guide; no {mtl.name} beside the file)")
+                                      f"{default[1]:g} (USGS product guide; {why})")
 
 
 def product_radiometry(path: str | os.PathLike) -> Radiometry | None:
     """Scale, offset and unit of a single-band file known by its product name (Sentinel-2 band files, Landsat
-    Collection 2 Level-2 SR/ST files), else None (stored values, unit unknown)."""
+    Collection 2 Level-2 SR/ST files), else None (stored values, unit unknown).
+
+    Raises
+    ------
+    ImageError
+        A Landsat file's ``_MTL.txt`` whose scale or offset is not a number (:func:`landsat_c2_scale`).
+    """
     return s2_file_radiometry(path) or landsat_c2_scale(path)

@@ -78,23 +78,31 @@ class RecipeStore:
              library: str | os.PathLike | None = None) -> "RecipeStore":
         """Reopen the recipe saved at ``path``, or start from ``default()`` when there is none.
 
-        A corrupt file is kept aside as ``<path>.corrupt`` (nothing is lost) and the default is used; the reason
-        is in :attr:`opened_message`.
+        A file that cannot be read (damaged, hand-edited, of a newer schema) is kept aside as ``<path>.corrupt``
+        (``.corrupt2``... when that exists: nothing is lost) and the default is used; the reason is in
+        :attr:`opened_message`, and :attr:`opened_error` is True.
         """
-        message = ""
+        message, error = "", False
         if os.path.exists(path):
             try:
                 recipe = Recipe.load(path)
                 message = f"reopened recipe {recipe.name!r} from {path}"
             except RecipeError as exc:
-                os.replace(path, str(path) + ".corrupt")
+                aside, n = f"{path}.corrupt", 1
+                while os.path.exists(aside):  # an earlier one is kept too
+                    n += 1
+                    aside = f"{path}.corrupt{n}"
+                os.replace(path, aside)
                 recipe = default()
-                message = f"{exc}; it was moved to {path}.corrupt and a new recipe started"
+                message = f"{exc}; it was moved to {aside} and a new recipe started"
+                error = True
         else:
             recipe = default()
             message = f"new recipe {recipe.name!r}"
         store = cls(recipe, path, library=library)
         store.opened_message = message
+        #: True when the saved file could not be read (kept aside as ``<path>.corrupt``): the page says so in red.
+        store.opened_error = error
         store.save()
         return store
 

@@ -47,6 +47,7 @@ __all__ = [
     "csv_layout",
     "CsvLayout",
     "check_overlap",
+    "check_usable",
     "apply_remap",
     "points_frame",
     "extract_samples",
@@ -138,15 +139,17 @@ def read_training(
         Missing or unreadable file, unknown class field or coordinate column (the message lists the columns),
         an invalid filter, no features (or none the filter keeps), X/Y/geometry columns for a vector file.
     CRSError
-        A vector file without a CRS (e.g. a shapefile without ``.prj``).
+        A vector file without a CRS (e.g. a shapefile without ``.prj``) or with one that cannot be read (a damaged
+        ``.prj``), or a CRS that cannot be transformed to ``crs``.
     """
     import geopandas as gpd
 
     path = str(path)
     if not os.path.exists(path):
-        raise TrainingDataError(f"training data file not found: {path}")
+        raise TrainingDataError(f"training data file not found: {path}; check the path and the file name")
     if os.path.isfile(path) and os.path.getsize(path) == 0:
-        raise TrainingDataError(f"training data file {path} is empty")
+        raise TrainingDataError(f"training data file {path} is empty (0 bytes); choose the file that holds the "
+                                "polygons or points, or save it again")
     if is_csv(path):
         frame = _read_csv_points(path, x=x, y=y, geometry=geometry, filter=filter)
     else:
@@ -156,9 +159,21 @@ def read_training(
         try:
             frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
         except Exception as exc:  # pyogrio raises DataSourceError and friends
+            from pyogrio.errors import CRSError as OgrCRSError
+            from pyproj.exceptions import CRSError as ProjCRSError
+
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if isinstance(exc, (OgrCRSError, ProjCRSError)):  # the CRS definition (a shapefile's .prj) is unreadable
+                raise CRSError(
+                    f"the coordinate reference system of training data {path} cannot be read ({reason}); a "
+                    f"shapefile's .prj file may be damaged: replace it, or set the CRS, e.g. "
+                    f"`ogr2ogr -a_srs EPSG:4326 fixed.gpkg {path}`"
+                ) from None
+            known = Path(path).suffix.lower() in (".gpkg", ".shp", ".geojson", ".json", ".kml", ".gml", ".fgb")
             raise TrainingDataError(
-                f"cannot read training data {path}: {str(exc).splitlines()[0]}; expected GeoJSON, "
-                "shapefile, GeoPackage or CSV"
+                f"cannot read training data {path}: {reason}; "
+                + ("the file may be damaged or truncated: save or export it again (GeoJSON, shapefile, GeoPackage "
+                   "or CSV)" if known else "expected GeoJSON, shapefile, GeoPackage or CSV")
             ) from None
         if frame.crs is None:
             raise CRSError(
@@ -168,7 +183,8 @@ def read_training(
         if len(frame) and filter:
             frame = apply_filter(frame, filter, source=path)
     if len(frame) == 0:
-        raise TrainingDataError(f"training data {path} holds no features")
+        raise TrainingDataError(f"training data {path} holds no features; choose a file with labelled polygons or "
+                                "points (in GIS, check that they were saved)")
     notes = list(frame.attrs.get("messages", []))
     field_name = _find_class_field(frame, class_field, path)
     out = _tidy(frame, field_name, crs, source=path)
@@ -354,10 +370,20 @@ class CsvLayout:
 
 
 def _read_table(path: str) -> pd.DataFrame:
+    """The CSV as a table, its header naming every column: a row with more cells than the header is an error,
+    never a shift of the columns (pandas would take the extra first cells for an index, or drop the last ones)."""
+    import warnings
+
     try:
-        return pd.read_csv(path, skipinitialspace=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, skipinitialspace=True, index_col=False)
+    except pd.errors.ParserWarning:
+        raise TrainingDataError(f"cannot read CSV {path}: a row has more cells than the header has columns; fix the "
+                                "row, or name every column in the header") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise TrainingDataError(f"cannot read CSV {path}: {str(exc).splitlines()[0]}") from None
+        raise TrainingDataError(f"cannot read CSV {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
+                                ) from None
 
 
 def _looks_like_geometry(value) -> bool:
@@ -482,8 +508,14 @@ def _read_csv_points(path: str, *, x: str | None = None, y: str | None = None, g
     if xs.isna().any() or ys.isna().any():
         bad = int(np.argmax((xs.isna() | ys.isna()).to_numpy()))
         line = int(table.index[bad]) + 2  # the header is line 1; a filter keeps the file's row labels
-        raise TrainingDataError(f"{path}, line {line}: {xcol}/{ycol} is not a number")
+        raise TrainingDataError(f"{path}, line {line}: {xcol}/{ycol} is not a number; fix that row (degrees, with a "
+                                "decimal point) or delete it")
     if (xs.abs() > 180).any() or (ys.abs() > 90).any():
+        if (xs.abs() <= 90).all() and (ys.abs() <= 180).all():  # the latitudes are in the X column
+            raise TrainingDataError(
+                f"{path}: {ycol} holds values outside latitude range (-90 to 90) and {xcol} none outside it: "
+                f"{xcol} and {ycol} look swapped; set X (lon) to {ycol} and Y (lat) to {xcol}, or fix the file"
+            )
         raise TrainingDataError(
             f"{path}: {xcol}/{ycol} hold values outside longitude/latitude ranges; CSV points must be in "
             "EPSG:4326 (degrees); convert projected coordinates first"
@@ -503,7 +535,8 @@ def _find_class_field(frame, class_field: str | None, path: str) -> str:
             if name in lower:
                 return lower[name]
         raise TrainingDataError(
-            f"no class column found in {path}; name it with --class-field (columns: {', '.join(map(str, columns))})"
+            f"no class column found in {path}; give the class field (Class field in TRN, --class-field on the "
+            f"command line): one of its columns {', '.join(map(str, columns))}"
         )
     if class_field in columns:
         return class_field
@@ -511,7 +544,8 @@ def _find_class_field(frame, class_field: str | None, path: str) -> str:
     if len(matches) == 1:
         return matches[0]
     raise TrainingDataError(
-        f"class field {class_field!r} is not in {path}; its columns are {', '.join(map(str, columns)) or 'none'}"
+        f"class field {class_field!r} is not in {path}; its columns are {', '.join(map(str, columns)) or 'none'}: "
+        "give one of them as the class field"
     )
 
 
@@ -529,15 +563,51 @@ def _tidy(frame, field_name: str, crs, *, source: str):
     if dropped:
         messages.append(f"{dropped} feature(s) of {source} without class or geometry ignored")
     if len(frame) == 0:
-        raise TrainingDataError(f"no feature of {source} has both a geometry and a class in {field_name!r}")
+        raise TrainingDataError(f"no feature of {source} has both a geometry and a class in {field_name!r}; fill in "
+                                "the classes, or give another class field")
     if crs is not None:
-        frame = frame.to_crs(crs)
+        frame = _reprojected(frame, crs, source)
     frame.attrs["messages"] = messages
     frame.attrs["source"] = source
     return frame
 
 
+def _crs_text(crs) -> str:
+    """A CRS as a message names it: ``EPSG:32611``, else the name in its definition."""
+    from pyproj import CRS
+
+    try:
+        c = CRS.from_user_input(crs)
+        epsg = c.to_epsg()
+        return f"EPSG:{epsg}" if epsg else c.name
+    except Exception:  # a CRS pyproj cannot read: still a message
+        return "a CRS without a name"
+
+
+def _reprojected(frame, crs, source: str):
+    """``frame.to_crs(crs)`` (``crs``: the image's).
+
+    Raises
+    ------
+    CRSError
+        The features' CRS cannot be transformed to ``crs`` (e.g. the image has a local engineering CRS, without a
+        datum); ``source`` is named.
+    """
+    from pyproj.exceptions import ProjError
+
+    try:
+        return frame.to_crs(crs)
+    except ProjError as exc:
+        raise CRSError(f"{source} ({_crs_text(frame.crs)}) cannot be reprojected to the image's coordinate reference "
+                       f"system ({_crs_text(crs)}): {str(exc).splitlines()[0] if str(exc) else 'no transformation'}; "
+                       "give the image its real CRS (gdal_edit.py -a_srs EPSG:...) or the training data the "
+                       "image's") from None
+
+
 def _is_integral(v) -> bool:
+    """An integer class value (``3``, ``3.0``); not a boolean (a True/False class column keeps its words)."""
+    if isinstance(v, (bool, np.bool_)):
+        return False
     return isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer())
 
 
@@ -599,23 +669,72 @@ def check_overlap(features, grid) -> None:
     Raises
     ------
     CRSError
-        The features have no CRS.
+        The features have no CRS, or one that cannot be transformed to the image's.
     NoOverlapError
-        Their extent and the image's are apart; the message gives both, in the image's CRS.
+        Their extent and the image's are apart; the message gives both, in the image's CRS, and says when
+        longitude and latitude look swapped (features in degrees that fall on the image swapped back).
     """
     source = features.attrs.get("source", "training data")
     if features.crs is None:
         raise CRSError(f"{source} has no CRS")
+    given = features
     if features.crs != grid.crs:
-        features = features.to_crs(grid.crs)
+        features = _reprojected(features, grid.crs, source)
     left, bottom, right, top = features.total_bounds
     g = grid.bounds
-    if not (left <= g[2] and right >= g[0] and bottom <= g[3] and top >= g[1]):  # NaN bounds (empty): apart
+    if not _meets((left, bottom, right, top), g):  # NaN bounds (empty): apart
+        fix = ("check that both cover the same area and that the file's CRS is right" if not _swapped_fits(given, grid)
+               else "longitude and latitude look swapped (swapped back, the features fall on the image): set X (lon) "
+                    "and Y (lat) the other way round, or fix the file")
         raise NoOverlapError(
             f"{source} does not overlap the image: features span {_fmt_bounds((left, bottom, right, top))}, "
-            f"the image {_fmt_bounds(g)} (in {grid.crs.to_string()}); check that both cover the same area "
-            "and that the file's CRS is right"
+            f"the image {_fmt_bounds(g)} (in {grid.crs.to_string()}); {fix}"
         )
+
+
+def _meets(b, g) -> bool:
+    """Whether the bounds ``b`` and ``g`` (left, bottom, right, top) touch or overlap."""
+    return b[0] <= g[2] and b[2] >= g[0] and b[1] <= g[3] and b[3] >= g[1]
+
+
+def _swapped_fits(features, grid) -> bool:
+    """True for features in degrees (a geographic CRS) that lie on the image once their longitude and latitude
+    are swapped back (a CSV whose X column holds the latitude)."""
+    import shapely
+
+    if features.crs is None or not features.crs.is_geographic or not len(features):
+        return False
+    try:
+        swapped = features.set_geometry(shapely.transform(features.geometry.values, lambda c: c[:, ::-1]))
+        left, bottom, right, top = swapped.total_bounds
+        if not (-90 <= bottom <= top <= 90):
+            return False
+        return _meets(swapped.to_crs(grid.crs).total_bounds, grid.bounds)
+    except Exception:  # a transformation PROJ cannot do: no hint, the plain message stands
+        return False
+
+
+def check_usable(features, stack: ImageStack) -> pd.DataFrame:
+    """Raise unless the features reach the image (:func:`check_overlap`) and at least one of them has a valid
+    pixel under it; returns their :func:`summarize_training` table (classes named as read).
+
+    Raises
+    ------
+    CRSError, NoOverlapError
+        See :func:`check_overlap`.
+    TrainingDataError
+        Not one feature can be trained on: each is on nodata pixels, off the image or without a pixel.
+    """
+    check_overlap(features, stack.grid)
+    table = summarize_training(features, stack)
+    if len(table) and int(table["used"].sum()) == 0:
+        why = ", ".join(f"{int(table[k].sum())} {w}" for k, w in (
+            ("nodata", "on nodata pixels"), ("outside", "outside the image"),
+            ("no_pixel", "without a pixel centre inside")) if int(table[k].sum()))
+        raise TrainingDataError(
+            f"none of the {int(table['features'].sum())} feature(s) of {features.attrs.get('source', 'the file')} "
+            f"can be used: {why}; draw them over valid pixels of the image, or choose the image they were drawn on")
+    return table
 
 
 def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int = 1024,
@@ -650,7 +769,7 @@ def extract_samples(stack: ImageStack, features, legend: Legend, *, block: int =
     if features.crs is None:
         raise CRSError(f"{source} has no CRS")
     if features.crs != grid.crs:
-        features = features.to_crs(grid.crs)
+        features = _reprojected(features, grid.crs, source)
     unknown = []
     values = {}
     for label in features["label"].unique():
@@ -831,7 +950,7 @@ def summarize_training(features, stack: ImageStack | None = None, legend: Legend
     Raises
     ------
     CRSError
-        Features without a CRS.
+        Features without a CRS, or with one that cannot be transformed to the image's.
     """
     source = features.attrs.get("source", "training data")
     if features.crs is None:
@@ -845,7 +964,7 @@ def summarize_training(features, stack: ImageStack | None = None, legend: Legend
     table = pd.DataFrame({"class": names, "kind": _kinds(features)})
     if stack is not None:
         grid = stack.grid
-        on_grid = features.to_crs(grid.crs) if features.crs != grid.crs else features
+        on_grid = _reprojected(features, grid.crs, source) if features.crs != grid.crs else features
         on_grid = on_grid.assign(group=np.arange(len(on_grid)))
         frame, status = _feature_pixels(stack, on_grid, block)
         table["status"] = status

@@ -4,6 +4,7 @@ Landsat 5 Amazon band files at 30 m, EPSG:32622), and a geographic-CRS scene for
 Amazon, one 12-band GeoTIFF in EPSG:4326). The exported map must equal the unregularized map of the same run
 regularized in memory (:func:`landclass_ui.regularize.regularize`, tested on its own in test_regularize.py)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_exported_map_is_the_plain_map_regularized(tmp_path, scene):
     changed = int((after != before).sum())
     assert changed > 0
     assert "regularization: majority 5x5 changed" in reg.stderr and f"sieve to {mmu_px} px" in reg.stderr
+    mpx = before.size / 1e6  # the classification stage's line: pixels, seconds, rate and where it ran
+    assert re.search(rf"classified {mpx:.1f} Mpx in [\d.]+ s \([\d.]+ Mpx/s, compiled, \d+ thread\(s\)\); "
+                     r"outputs written in [\d.]+ s", reg.stderr), reg.stderr
     assert np.array_equal(after == 255, before == 255)  # nodata (clouds, no data) stays nodata
     with rasterio.open(tmp_path / "reg.tif") as src, rasterio.open(tmp_path / "plain.tif") as ref:
         assert src.colormap(1) == ref.colormap(1) and src.nodata == 255  # the legend's colours

@@ -205,3 +205,36 @@ def test_dashboard_leaves_out_a_training_file_that_stopped_working(tmp_path):
     assert "landclass-file-broken" not in app.trn.files.value
     assert app.relocate.panel.layout.display == "none"
     assert "left out" not in app.message.value and "classified with" in app.status.value
+
+
+def test_a_recipe_without_legend_gets_one_from_its_training_file(tmp_path):
+    """A recipe written by hand or by a script, with images and a training file but no legend: the page makes the
+    legend from the file's classes, as ``landclass run`` does, and classifies (was: 'the legend has no class')."""
+    recipe, root = project(tmp_path, "l5-band-files")
+    recipe.legend = None
+    work = tmp_path / "work"
+    work.mkdir()
+    recipe.save(work / "recipe.json")
+    app = _app(work)
+    assert [e["name"] for e in app.store.recipe.legend] == ["cleared", "fallen_dry", "forest", "water"]
+    assert "classified with" in app.status.value, (app.status.value, app.message.value)
+    assert Recipe.load(work / "recipe.json").legend == app.store.recipe.legend  # saved
+
+
+def test_an_unreadable_recipe_is_kept_aside_and_said_in_red(tmp_path):
+    """Two damaged recipe files in turn: each is kept (recipe.json.corrupt, then .corrupt2), the page says in red
+    what was wrong and where the file went, and starts on the default recipe."""
+    work = tmp_path / "work"
+    work.mkdir()
+    texts = ['{"schema_version": 99, "name": "from the future"}', '{"schema_version": 1, "images": [']
+    shown = []
+    for text in texts:
+        (work / "recipe.json").write_text(text)
+        app = _app(work)
+        assert "landclass-msg-error" in app.message.value
+        shown.append(app.message.value)
+    assert (work / "recipe.json.corrupt").read_text() == texts[0]
+    assert (work / "recipe.json.corrupt2").read_text() == texts[1]
+    assert "update landclass" in shown[0] and "recipe.json.corrupt " in shown[0]
+    assert "not valid JSON" in shown[1] and "recipe.json.corrupt2" in shown[1]
+    assert app.store.recipe.images and "classified" not in app.message.value  # the default recipe, usable

@@ -32,7 +32,7 @@ from ..guidance import assess_training, locate, suggest_points, uncertain_colorm
 from ..legend import Legend
 from ..live import LiveClassifier, LiveResult
 from ..overlay import overlay, rgb_overlay
-from ..pipeline import apply_preset, open_recipe_image, open_recipe_images
+from ..pipeline import apply_preset, derive_legend, open_recipe_image, open_recipe_images, read_recipe_training
 from ..recipe import ImageRef, Recipe, TrainingRef, default_name
 from ..sample import sample_paths
 from ..sensors import resolve_roles, sensor_from_paths
@@ -187,7 +187,9 @@ class LandclassApp:
         self.trn.chooser.observe(lambda ch: self._show_click_class(), "value")
         self._show_click_class()
         self._set_status(self.store.opened_message)
-        if start_message:
+        if self.store.opened_error:  # the saved recipe could not be read: it is kept aside, say so where it stays
+            self.message.show(self.store.opened_message, "error")
+        elif start_message:
             self.message.show(start_message, "error")
         self._schedule("image", "polygons")
 
@@ -433,6 +435,15 @@ class LandclassApp:
             todo.add("train")
         if "composite" in todo:
             self._composite(recipe)
+        if not recipe.legend and any(t.kind == "file" and t.path for t in recipe.training):
+            # a recipe written without a legend (by hand, or by a script): its training files give it one, as
+            # `landclass run` does; the edit schedules the rest again
+            legend = derive_legend(read_recipe_training(recipe, self.image_stack.crs)).to_list()
+            self.ui.call(guarded, self.message, self.store.edit, "legend from the training data",
+                         lambda r: setattr(r, "legend", legend))
+            self._show("the recipe had no legend: it was made from the classes of its training data (see LEG)",
+                       "info")
+            return
         if "polygons" in todo:
             self._draw_polygons(recipe)
         view_done = False

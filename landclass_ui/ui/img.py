@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from ..cloudmask import find_mask, split_layers
 from ..errors import ImageError
-from ..imagery import with_masks
+from ..imagery import check_pixels, with_masks
 from ..indices import INDICES, OPERATIONS, add_derived, available_indices
 from ..pipeline import combine_refs, mask_summary, open_recipe_images, open_ref
 from ..recipe import ImageRef
@@ -17,7 +17,12 @@ from ..sensors import COMPOSITES, ROLES, SENSORS, detect_sensor, resolve_roles, 
 from ..store import RecipeStore
 from .common import Message, guarded
 
-__all__ = ["ImagePanel", "expand_paths"]
+__all__ = ["ImagePanel", "expand_paths", "MAX_PIXELS"]
+
+#: The largest image file (pixels) the dashboard opens: about 31600 x 31600 px (a Sentinel-2 tile at 10 m is 10980
+#: x 10980). Its previews, display copy and live classification read the image at reduced sizes, which for a file
+#: without overviews means reading it all, each time.
+MAX_PIXELS = 1_000_000_000
 
 
 def expand_paths(text: str) -> list[str]:
@@ -177,24 +182,35 @@ class ImagePanel:
 
     def open(self, path: str) -> None:
         """Make ``path`` the recipe's image (a pattern opens every file it matches, stacked in name order);
-        the sensor is taken from the product name when it tells (Landsat, Sentinel-2)."""
+        the sensor is taken from the product name when it tells (Landsat, Sentinel-2).
+
+        Refused (ImageError, nothing changed): a file that cannot be read, is truncated or damaged, holds nodata
+        only, or has more than :data:`MAX_PIXELS` pixels (:func:`landclass_ui.imagery.check_pixels`). Chosen
+        indices the new bands cannot make are left out, and the message says so."""
         paths, layer = _split_layers(expand_paths(path))
         cm = replace(self.store.recipe.cloud_mask, file=layer, enabled=self.store.recipe.cloud_mask.enabled or
                      bool(layer))
         refs = [ImageRef(p) for p in paths]
         stack = combine_refs(refs, [open_ref(r, cm) for r in refs], cm)  # a clear error for a bad file
+        check_pixels(stack, max_pixels=MAX_PIXELS)
+        dropped: list[str] = []
 
         def change(r):
+            before = list(r.derived.indices)
             r.images = [ImageRef(p) for p in paths]
             r.cloud_mask = replace(cm)
             _settle_derived(r, stack.band_names, new_image=True, sensor=sensor_from_paths(paths))
+            dropped[:] = [i for i in before if i not in r.derived.indices]
         self.store.edit("open image", change)
         what = os.path.basename(paths[0].rstrip("/")) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-        self.message.show(f"opened {what}: {len(stack.bands)} bands", "ok")
+        n = len(stack.bands)
+        self.message.show(f"opened {what}: {n} band{'s' if n != 1 else ''}{_dropped_note(dropped)}",
+                          "info" if dropped else "ok")
 
     def add_image(self, path: str) -> None:
         """Stack another image (e.g. a second date, or the next band file) after the current ones; it must
-        overlap the first."""
+        overlap the first, and is refused as :meth:`open` refuses a file. One on another grid (another pixel size
+        or CRS) is resampled onto the image's, and the message says so."""
         images = self.store.recipe.images
         if not images:
             return self.open(path)
@@ -203,7 +219,13 @@ class ImagePanel:
         cm = self.store.recipe.cloud_mask
         stacks = [open_ref(r, cm) for r in refs]
         combined = combine_refs(refs, stacks, cm)  # NoOverlapError says which and where
+        for added in stacks[len(images):]:
+            check_pixels(added, max_pixels=MAX_PIXELS)  # truncated, nodata only, too large: refused
         sensor = sensor_from_paths([r.path for r in refs])
+        g = combined.grid
+        resampled = ("; resampled (bilinear) onto the image's grid "
+                     f"({g.res[0]:g} x {g.res[1]:g}, {g.crs.to_string()})"
+                     if any(not s.grid.same_as(g) for s in stacks[len(images):]) else "")
 
         def change(r):
             r.images = [*r.images, *(ImageRef(p) for p in paths)]
@@ -215,7 +237,7 @@ class ImagePanel:
         added = sum(len(s.bands) for s in stacks[len(images):])
         self.message.show(f"added {os.path.basename(paths[0].rstrip('/'))}"
                           f"{f' and {len(paths) - 1} more' if len(paths) > 1 else ''}: {added} band(s), "
-                          f"{len(combined.bands)} in all", "ok")
+                          f"{len(combined.bands)} in all{resampled}", "info" if resampled else "ok")
 
     def set_bands(self, bands: list[str]) -> None:
         """Use only ``bands`` (names as listed, from any of the stacked files); a file none of whose bands is
@@ -436,6 +458,15 @@ def _split_layers(paths: list[str]) -> tuple[list[str], str | None]:
     if not layers or layers[0] in {find_mask(p) for p in bands}:
         return bands, None
     return bands, layers[0]
+
+
+def _dropped_note(dropped: list[str]) -> str:
+    """``"; NDVI (nir + red) left out: ..."`` for indices a new image cannot make, or ``""``."""
+    if not dropped:
+        return ""
+    which = ", ".join(f"{i.upper()} ({' + '.join(INDICES[i].roles)})" if i in INDICES else i.upper() for i in dropped)
+    return (f"; {which} left out: the image lacks those bands (if it has them, give their roles under Derived "
+            "bands)")
 
 
 def _check_derived(recipe) -> None:

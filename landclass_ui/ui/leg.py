@@ -12,6 +12,7 @@ from ..errors import LegendError
 from ..legend import (
     DEFAULT_COLORS,
     PALETTES,
+    ROWS_HINT,
     Legend,
     LegendColumns,
     LegendTable,
@@ -152,7 +153,7 @@ class LegendPanel:
         """Save the draft when it makes a legend; else show its problems (each naming its row), change nothing."""
         entries, problems = check_rows(self.draft)
         if problems:
-            self.message.show("; ".join(text for _, text in problems), "error")
+            self.message.show("; ".join(text for _, text in problems) + f"; {ROWS_HINT}", "error")
             self._mark_rows({number for number, _ in problems})
             return False
         if not entries:
@@ -305,7 +306,7 @@ class LegendPanel:
         elif row_problems:
             shown = "; ".join(text for _, text in row_problems[:6])
             rest = f"; and {len(row_problems) - 6} more" if len(row_problems) > 6 else ""
-            self.message.show(f"{Path(table.path).name}: {shown}{rest}", "error")
+            self.message.show(f"{Path(table.path).name}: {shown}{rest}; {ROWS_HINT}", "error")
         else:
             self.message.show(f"{len(table.rows)} classes with the roles {columns}; if a colour looks wrong, give "
                               "its columns other roles. Accept replaces the legend", "info")

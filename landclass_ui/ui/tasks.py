@@ -20,6 +20,7 @@ from ..errors import LandclassError
 from ..jobs import ExportOptions, TaskStatus, cancel_task, list_tasks, start_export
 from ..recipe import Recipe, TrainingRef
 from ..store import RecipeStore
+from ..training import read_ref
 from .common import LOG, LOG_NAME, Message
 
 __all__ = ["ExportPanel", "downloads_dir"]
@@ -164,7 +165,8 @@ class ExportPanel:
         Raises
         ------
         LandclassError
-            A scale that is not a number.
+            A scale that is not a positive number; a reference file that cannot be read or lacks its class field
+            (checked here, before a task starts); a "Model of" recipe that cannot be read or lacks bands.
         """
         text = self.scale.value.strip().lower().removesuffix("m").strip()
         try:
@@ -172,10 +174,19 @@ class ExportPanel:
         except ValueError:
             raise LandclassError(f"the scale must be a number of metres (e.g. 30), not {self.scale.value!r}; "
                                  "leave it empty for the image's pixels") from None
+        if scale is not None and not (0 < scale < float("inf")):
+            raise LandclassError(f"the scale must be a positive number of metres (e.g. 30), not {self.scale.value!r}; "
+                                 "leave it empty for the image's pixels")
         path = self.reference.value.strip()
-        reference = (dataclasses.asdict(TrainingRef("file", path=str(Path(path).expanduser().resolve()),
-                                                    class_field=self.reference_field.value.strip() or None))
-                     if path else None)
+        reference = None
+        if path:
+            ref = TrainingRef("file", path=str(Path(path).expanduser().resolve()),
+                              class_field=self.reference_field.value.strip() or None)
+            try:
+                read_ref(ref)  # a missing or unreadable file, a class field it lacks: said now, not by a failed task
+            except LandclassError as exc:
+                raise type(exc)(f"reference sample: {exc}") from None
+            reference = dataclasses.asdict(ref)
         model_recipe = self.model_recipe.value.strip() or None
         if model_recipe:
             from ..pipeline import open_recipe_images

@@ -19,7 +19,7 @@ from ..recipe import Recipe, TrainingRef
 from ..store import RecipeStore, safe_file_name
 from ..training import (
     apply_remap,
-    check_overlap,
+    check_usable,
     class_map_legend,
     csv_layout,
     is_csv,
@@ -438,7 +438,8 @@ class TrainingPanel:
         built from the file's classes (:meth:`Legend.from_labels`: sorted names, values 1..n, the file's
         ``color`` column or a qualitative palette). When the file has classes the legend lacks, a dialog lists
         them and offers, for each, *add to legend*, *map to* a legend class or *ignore*. After the import, a
-        summary lists per class the features and those outside the image or on nodata (not used).
+        summary lists per class the features and those outside the image or on nodata (not used); a file none of
+        whose features reaches a valid pixel of the image is refused (:func:`landclass_ui.training.check_usable`).
         """
         self.dialog.children = ()
         spec = self._file_spec()
@@ -446,8 +447,8 @@ class TrainingPanel:
         frame = read_training(path, field, layer=spec["layer"], filter=spec["filter"], x=spec["x"], y=spec["y"],
                               geometry=spec["geometry"])  # raises a clear error for a bad file, field or filter
         stack = self.image()
-        if stack is not None:  # a file of another area is not taken into the recipe (every retrain would fail)
-            check_overlap(frame, stack.grid)
+        if stack is not None:  # a file of another area, or all on nodata, is not taken into the recipe
+            check_usable(frame, stack)
         labels = list(frame["label"])
         recipe = self.store.recipe
         if not recipe.legend:
