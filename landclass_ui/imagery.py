@@ -857,7 +857,8 @@ def check_pixels(stack: ImageStack, *, max_px: int = 64, max_pixels: int | None 
                     raise ImageError(
                         f"{path} is {src.width} x {src.height} px ({src.width * src.height / 1e6:,.0f} Mpx), more "
                         f"than the dashboard reads ({max_pixels / 1e6:,.0f} Mpx); crop it to your area "
-                        "(gdal_translate -projwin) or make its pixels coarser (gdalwarp -tr) first")
+                        "(gdal_translate -projwin) or make its pixels coarser (gdalwarp -tr) first, or classify it "
+                        "whole with the command line (landclass classify), which reads it window by window")
     with rasterio.Env(GDAL_NUM_THREADS=1):
         for band in files:
             with _open_raster(band.path) as src:
