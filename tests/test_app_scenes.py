@@ -351,3 +351,43 @@ def test_two_pages_on_one_work_folder_lose_no_point(app):
     assert len(other.map._points) == 5  # drawn on the second page's map
     other.wait_idle()
     assert "classified with 5 training pixels" in other.status.value, other.status.value
+
+
+def test_clicks_and_edits_during_an_export_are_not_blocked(app):
+    """Export runs as a process of its own: while it runs, clicks add points and retrain at once, and a panel edit
+    goes into the recipe; the export keeps the recipe as it was when Export was pressed, and finishes."""
+    import time
+
+    from pyproj import Transformer
+
+    from landclass_ui.jobs import read_task
+    from landclass_ui.recipe import Recipe
+    from landclass_ui.sample import sample_paths
+    from landclass_ui.ui.trn import collected_points
+
+    app.trn.file_path.value = sample_paths().polygons
+    app.trn.class_field.value = "class"
+    app.trn.load_button.click()
+    app.wait_idle()
+    trees = app.store.recipe.classifier.params.get("n_trees")
+    task = app.export.start()
+    assert task is not None and task.state == "running", app.export.message.value
+    grid = app.image_stack.grid
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    started = time.perf_counter()
+    for i, (f, g) in enumerate(((0.2, 0.3), (0.5, 0.5), (0.7, 0.2))):
+        lon, lat = to_lonlat.transform(*(grid.transform * (grid.width * f, grid.height * g)))
+        app.trn.chooser.value = app.trn.chooser.options[i % 3][1]
+        app._on_click(lat, lon, None)
+    app.cls._fields["n_trees"].value = 40  # a panel edit during the export
+    app.wait_idle()
+    busy = time.perf_counter() - started
+    running = read_task(app.workdir / "tasks" / task.id).state == "running"
+    assert len(collected_points(app.store.recipe)) == 3 and "classified with" in app.status.value
+    assert app.store.recipe.classifier.params["n_trees"] == 40
+    done = app.export.wait(180)
+    assert done.state == "done", done.message
+    snapshot = Recipe.load(app.workdir / "tasks" / task.id / "recipe.json")
+    assert collected_points(snapshot) == [] and snapshot.classifier.params.get("n_trees") == trees
+    # the clicks and the retrain were served while the export ran (it takes seconds: a Python process of its own)
+    assert running, f"the export ended before the clicks were served ({busy:.1f} s)"
