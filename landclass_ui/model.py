@@ -141,13 +141,17 @@ def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np
     n_band, height, width = data.shape
     pixels = data.reshape(n_band, -1).T
     valid = np.isfinite(pixels).all(axis=1)
+    if valid.all():  # most blocks: no boolean gather of the pixels, no scatter of the results
+        proba = model.estimator.predict_proba(pixels)
+        classes = model.class_values.astype(np.uint8)[proba.argmax(axis=1)]
+        probability = np.rint(proba.max(axis=1) * 100).astype(np.uint8)
+        return classes.reshape(height, width), probability.reshape(height, width)
     classes = np.full(height * width, NODATA_CLASS, np.uint8)
     probability = np.full(height * width, 255, np.uint8)
     if valid.any():
         proba = model.estimator.predict_proba(pixels[valid])
-        best = proba.argmax(axis=1)
-        classes[valid] = model.class_values[best].astype(np.uint8)
-        probability[valid] = np.rint(proba[np.arange(len(best)), best] * 100).astype(np.uint8)
+        classes[valid] = model.class_values.astype(np.uint8)[proba.argmax(axis=1)]
+        probability[valid] = np.rint(proba.max(axis=1) * 100).astype(np.uint8)
     return classes.reshape(height, width), probability.reshape(height, width)
 
 

@@ -86,3 +86,21 @@ def test_cli_bad_cluster_options_are_one_line_and_write_nothing(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith("landclass: error: cannot reach the Dask scheduler tcp://127.0.0.1:9") and "\n" not in err
     assert not list(tmp_path.iterdir())
+
+
+def test_local_cluster_workers_allocate_as_this_process(monkeypatch):
+    """The local cluster of --workers leaves MALLOC_TRIM_THRESHOLD_ unset in its workers (Dask's nannies set it to
+    65536, which makes glibc map and unmap every window's arrays: a worker then classified ~1.7x slower), and
+    keeps Dask's one-thread settings for OpenMP/BLAS."""
+    import argparse
+    import os
+
+    from landclass_ui.cli import _dask_client
+
+    # as in a fresh `landclass` process: a nanny started earlier in this test process (the tests above) has put
+    # Dask's value into this process's environment, which the workers would inherit
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with _dask_client(argparse.Namespace(workers=1, scheduler=None), lambda m: None) as client:
+        env = list(client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                                       os.environ.get("OMP_NUM_THREADS"))).values())
+    assert env == [(None, "1")]
