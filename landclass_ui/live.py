@@ -91,6 +91,9 @@ class LiveClassifier:
         #: Training files of the last :meth:`samples` that could not be used (moved, deleted, edited): ``{path:
         #: reason}``; they were left out and the others trained on.
         self.broken: dict[str, str] = {}
+        #: Training pixels per class of each training file the last :meth:`samples` used: ``{path: {class name:
+        #: pixels}}`` (TRN lists them beside each file).
+        self.file_counts: dict[str, dict[str, int]] = {}
         self._view_data: tuple[tuple, np.ndarray, Grid] | None = None  # the last view read: its key, data, grid
         self.regularization: tuple[int | None, int | None] = (None, None)  # majority, MMU in image pixels
 
@@ -121,6 +124,7 @@ class LiveClassifier:
 
         tables = []
         broken: dict[str, str] = {}
+        counts: dict[str, dict[str, int]] = {}
         for ref in recipe.training:
             if ref.kind == "points":
                 if ref.points:
@@ -137,8 +141,10 @@ class LiveClassifier:
                 except (LandclassError, OSError) as exc:  # moved, deleted or edited since it was loaded
                     broken[ref.path] = _one_line(exc)
                     continue
-                tables.append(self._file_samples[key])
-        self.broken = broken
+                table = self._file_samples[key]
+                counts[ref.path] = {str(k): int(n) for k, n in table.frame.groupby("label").size().items()}
+                tables.append(table)
+        self.broken, self.file_counts = broken, counts
         self.messages = [f"training file {os.path.basename(p)} left out ({why}): find it again above the map, or "
                          "remove it in TRN" for p, why in broken.items()]
         self.messages += [m for t in tables if t is not None for m in t.messages]

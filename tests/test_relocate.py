@@ -189,6 +189,12 @@ def test_dashboard_leaves_out_a_training_file_that_stopped_working(tmp_path):
     app = _app(work)
     assert "classified with" in app.status.value, app.message.value
     both = app.live.samples_used.frame.shape[0]
+    # TRN lists each file with the training pixels per class it gave: the same for the two copies, half each
+    counts = app.trn.file_counts
+    assert counts[str(folder / "landcover.shp")] == counts[str(folder / "second.shp")]
+    assert sum(counts[str(folder / "second.shp")].values()) == both // 2
+    name, n = next(iter(counts[str(folder / "second.shp")].items()))
+    assert app.trn.files.value.count(f"training pixels: {name} {n:,}") == 2
     for part in ("shp", "shx", "dbf", "prj"):
         (folder / f"second.{part}").unlink()
     app = _app(work)  # a new page (kernel restart) on the work folder
@@ -196,6 +202,7 @@ def test_dashboard_leaves_out_a_training_file_that_stopped_working(tmp_path):
     assert app.live.samples_used.frame.shape[0] == both // 2
     assert "training file second.shp left out (not found)" in app.message.value
     assert "landclass-file-broken" in app.trn.files.value and "second.shp" in app.trn.files.value
+    assert app.trn.files.value.count("training pixels:") == 1  # only the file still used
     assert app.relocate.panel.layout.display == "flex" and "second.shp" in app.relocate.missing.value
     # TRN: remove the broken file (its button); the rest stays
     buttons = [b for b in app.trn.file_buttons.children if "second.shp" in b.description]

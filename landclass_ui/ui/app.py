@@ -593,7 +593,8 @@ class LandclassApp:
         # no legend yet (a new recipe): nothing to train until a training file or LEG gives classes
         model = self.live.fit(recipe, Legend.from_list(recipe.legend)) if recipe.legend else None
         self.assessor.cancel()  # a newer classification: a pending assessment of the old one is stale
-        self.ui.call(self.trn.flag_files, dict(self.live.broken) if recipe.legend else {})
+        self.ui.call(self.trn.flag_files, dict(self.live.broken) if recipe.legend else {},
+                     dict(self.live.file_counts) if model is not None else {})
         if model is None:
             if self.live.broken:
                 self._show("; ".join(self.live.messages), "error")

@@ -123,8 +123,10 @@ class TrainingPanel:
         self.default_legend = default_legend
         self.workdir = Path(workdir)
         self.selected: int | None = None
-        #: Training files the last training left out, ``{path: reason}`` (see :meth:`flag_files`).
+        #: Training files the last training left out, ``{path: reason}``, and the pixels per class of those it
+        #: used, ``{path: {class: pixels}}`` (see :meth:`flag_files`).
         self.broken: dict[str, str] = {}
+        self.file_counts: dict[str, dict[str, int]] = {}
         self.chooser = W.Dropdown(description="Class", layout=W.Layout(width="300px"))
         self.chooser.add_class("landclass-class-chooser")
         self.counts = W.HTML()
@@ -267,20 +269,29 @@ class TrainingPanel:
         self.undo_button.disabled = not self.store.can_undo
         self._list_recipes()
 
-    def flag_files(self, broken: dict[str, str]) -> None:
+    def flag_files(self, broken: dict[str, str], counts: dict[str, dict[str, int]] | None = None) -> None:
         """Mark the training files the last training left out (``{path: reason}``, from
-        :attr:`landclass_ui.live.LiveClassifier.broken`) in the list of files."""
-        if broken != self.broken:
-            self.broken = dict(broken)
+        :attr:`landclass_ui.live.LiveClassifier.broken`) in the list of files, and show beside each file the
+        training pixels per class it gave (``{path: {class name: pixels}}``,
+        :attr:`~landclass_ui.live.LiveClassifier.file_counts`)."""
+        counts = dict(counts or {})
+        if broken != self.broken or counts != self.file_counts:
+            self.broken, self.file_counts = dict(broken), counts
             self.refresh()
 
     def _flag(self, ref: TrainingRef) -> str:
-        """A red note after a listed file that is not found or was left out of training; else nothing."""
+        """After a listed file: a red note when it is not found or was left out of training; else its training
+        pixels per class, when known."""
         if ref.kind != "file":
             return ""
         why = self.broken.get(ref.path) or (None if os.path.exists(ref.path) else "not found")
         if not why:
-            return ""
+            counts = self.file_counts.get(ref.path)
+            if not counts:
+                return ""
+            text = ", ".join(f"{name} {n:,}" for name, n in counts.items())
+            return (f"<div class='landclass-file-counts' style='margin-left:1em'><small>training pixels: "
+                    f"{html.escape(text)}</small></div>")
         return (f" <span class='landclass-file-broken' style='color:#b00020'>&#9888; left out of training: "
                 f"{html.escape(why)}</span>")
 
