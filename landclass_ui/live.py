@@ -81,7 +81,7 @@ class LiveClassifier:
         transform = g.transform * Affine.scale(g.width / shape[1], g.height / shape[0])
         self.overview_grid = Grid(g.crs, transform, shape[1], shape[0])
         self._overview: np.ndarray | None = None
-        self._file_samples: dict[tuple, SampleTable] = {}
+        self._file_samples: dict[tuple, tuple[SampleTable, dict[str, int]]] = {}
         self._point_values: dict[tuple, object] = {}
         self._lock = threading.Lock()
         self._version = 0
@@ -137,12 +137,13 @@ class LiveClassifier:
                     if key not in self._file_samples:
                         frame = read_ref(ref, crs=self.stack.crs)  # with its remap, row filter, coordinate columns
                         # one class alone is fine here: another data set may complete it (checked below)
-                        self._file_samples[key] = extract_samples(self.stack, frame, legend, min_classes=0)
+                        table = extract_samples(self.stack, frame, legend, min_classes=0)
+                        per_class = {str(k): int(n) for k, n in table.frame.groupby("label").size().items()}
+                        self._file_samples[key] = (table, per_class)  # counted once, not at every click
                 except (LandclassError, OSError) as exc:  # moved, deleted or edited since it was loaded
                     broken[ref.path] = _one_line(exc)
                     continue
-                table = self._file_samples[key]
-                counts[ref.path] = {str(k): int(n) for k, n in table.frame.groupby("label").size().items()}
+                table, counts[ref.path] = self._file_samples[key]
                 tables.append(table)
         self.broken, self.file_counts = broken, counts
         self.messages = [f"training file {os.path.basename(p)} left out ({why}): find it again above the map, or "

@@ -23,6 +23,7 @@ Examples
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def _find(old: str, folder: Path, index: dict[str, list[str]] | None) -> tuple[s
     if glob.has_magic(name):  # a pattern: the folders that hold a match
         parent = PurePath(old).parent.name
         holders = sorted({os.path.dirname(p) for n, ps in index.items() for p in ps
-                          if glob.fnmatch.fnmatch(n, name)})
+                          if fnmatch.fnmatch(n, name)})
         candidates = [os.path.join(h, name) for h in holders]
         if parent:
             same = [c for c in candidates if PurePath(c).parent.name == parent]
