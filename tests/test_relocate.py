@@ -245,3 +245,19 @@ def test_an_unreadable_recipe_is_kept_aside_and_said_in_red(tmp_path):
     assert "update landclass" in shown[0] and "recipe.json.corrupt " in shown[0]
     assert "not valid JSON" in shown[1] and "recipe.json.corrupt2" in shown[1]
     assert app.store.recipe.images and "classified" not in app.message.value  # the default recipe, usable
+
+
+def test_a_new_recipe_with_an_image_and_no_class_yet_shows_no_error(tmp_path):
+    """A new recipe (no legend yet) whose image is opened while the page's first pass is still queued: drawing
+    the (absent) training files must not fail with 'the legend has no class' (seen in the browser after New and
+    Open on the Landsat 8 crop)."""
+    recipe, _ = project(tmp_path, "l5-band-files")
+    recipe.legend, recipe.training = None, [TrainingRef("points", points=[])]
+    work = tmp_path / "work"
+    work.mkdir()
+    recipe.save(work / "recipe.json")
+    app = _app(work)
+    app._schedule("image", "polygons")
+    app.wait_idle()
+    assert "landclass-msg-error" not in app.message.value, app.message.value
+    assert "at least two classes" in app.status.value

@@ -551,7 +551,10 @@ class LandclassApp:
 
     def _draw_polygons(self, recipe: Recipe) -> None:
         """Outline the recipe's training files on the map in their class colours."""
-        legend = Legend.from_list(recipe.legend or [])
+        if not recipe.legend:  # a new recipe: no class yet, so no training file to draw (not an error)
+            self.ui.call(self.map.show_polygons, [])
+            return
+        legend = Legend.from_list(recipe.legend)
         by_class: dict[str, list] = {}
         for ref in recipe.training:
             if ref.kind == "points" and ref.source and ref.points:  # sampled from a map, or another recipe's
