@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -61,6 +62,10 @@ class OutputPaths:
 #: Outputs larger than this (uncompressed bytes) are written as tiles plus a VRT: 4 GiB, the classic TIFF limit
 #: that many readers still have.
 MAX_FILE_BYTES = 4 * 1024 ** 3
+
+#: Pixels per call of the model when a window is classified (:func:`~landclass_ui.model.predict_block`'s
+#: ``chunk``).
+PREDICT_CHUNK = 65536
 
 #: SEPAL's class-probability palette, from 0 % to 100 %.
 PROBABILITY_COLORS = ("#000000", "#8b0000", "#ff0000", "#ffa500", "#ffff00", "#008000")
@@ -216,7 +221,7 @@ def predict_window(read, model, window, *, probabilities: bool = False, majority
     :mod:`landclass_ui.regularize`), done in the same thread as the prediction and without a second pass over
     the map; ``changed`` counts the pixels it changed, ``valid`` the window's pixels that are not nodata. The
     probabilities are those of the prediction (not regularized), as :func:`regularize_file` leaves them."""
-    predict = predict_block_probabilities if probabilities else predict_block
+    predict = predict_block_probabilities if probabilities else partial(predict_block, chunk=PREDICT_CHUNK)
     if not majority:
         result = predict(model, read(window))
         return result, (int(np.count_nonzero(result[0] != NODATA_CLASS)), 0)

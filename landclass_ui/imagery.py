@@ -33,7 +33,7 @@ import rasterio.errors
 from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
@@ -395,21 +395,30 @@ def _open_raster(path: str):
 def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
                out_shape: tuple[int, int] | None = None) -> np.ndarray:
     sized = {} if out_shape is None else {"out_shape": out_shape, "resampling": Resampling.average}
+    # GDAL's mask is needed only for a mask band or alpha of the file's own (or of GDAL's overview averaging);
+    # a nodata value is compared here, without GDAL reading the band a second time for its mask
+    flags = src.mask_flag_enums[band.index - 1]
+    own_mask = out_shape is not None or not set(flags) <= {MaskFlags.all_valid, MaskFlags.nodata}
     try:
-        data = src.read(band.index, window=window, masked=True, boundless=False, **sized)
+        data = src.read(band.index, window=window, masked=own_mask, boundless=False, **sized)
         outside = src.read(alpha, window=window, **sized) == 0 if alpha else None
     except rasterio.errors.RasterioIOError as exc:
         raise ImageError(f"cannot read band {band.name} of {band.path} ({_gdal_reason(exc)}): the file is damaged or "
                          "truncated; download or export it again") from None
-    values = data.data.astype(np.float32)
-    mask = np.ma.getmaskarray(data)
+    if own_mask:
+        mask, data = np.ma.getmaskarray(data), data.data
+    else:
+        file_nodata = src.nodatavals[band.index - 1] if MaskFlags.nodata in flags else None
+        mask = data == file_nodata if file_nodata is not None else np.zeros(data.shape, bool)
+    values = data.astype(np.float32)
     if band.nodata is not None:
-        mask |= data.data == band.nodata
+        mask |= data == band.nodata
     if outside is not None:
         mask |= outside
     if band.scale != 1.0 or band.offset != 0.0:
         values = values * np.float32(band.scale) + np.float32(band.offset)
-    values[mask] = np.nan
+    if mask.any():
+        values[mask] = np.nan
     return values
 
 

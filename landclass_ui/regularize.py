@@ -72,9 +72,9 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarr
     ``classes``: ``uint8`` array ``(H, W)``; returns a new ``uint8`` array ``(H, W)``. Nodata pixels (and
     pixels outside the map) do not vote, and nodata pixels stay nodata. On a tie the pixel keeps its own class
     if it is among the tied classes (OTB's "Original" option), else takes the lowest tied class value. Counts
-    are exact integers: one summed-area table per class present, so the cost is O(H x W x classes) whatever the
-    window size. Raises :class:`RegularizeError` if ``size`` is not odd and >= 3, or ``classes`` is not a 2-D
-    ``uint8`` array.
+    are exact integers: a box sum (along rows, then columns) of each present class's mask, so the cost is
+    O(H x W x classes x size). Raises :class:`RegularizeError` if ``size`` is not odd and >= 3, or ``classes``
+    is not a 2-D ``uint8`` array.
 
     >>> a = np.array([[1, 1, 2, 2], [3, 2, 1, 2], [3, 3, 255, 2]], np.uint8)
     >>> majority_filter(a, 3)  # at [1, 1]: 1 and 3 tie with 3 votes each, 2 has 2: the lowest, 1, wins
@@ -86,26 +86,33 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarr
     size = _check_size(size)
     r = size // 2
     h, w = classes.shape
-    values = np.unique(classes)
+    values = np.flatnonzero(np.bincount(classes.ravel(), minlength=256))  # the classes present, ascending
     if nodata is not None:
         values = values[values != nodata]
-    acc = np.int32 if (h + 2 * r + 1) * (w + 2 * r + 1) < 2 ** 31 else np.int64
+    # counts are at most size**2: the smallest unsigned type that holds them (uint8 up to 15 x 15)
+    acc = np.uint8 if size * size < 2 ** 8 else np.uint16 if size * size < 2 ** 16 else np.uint32
+    padded = np.zeros((h + 2 * r, w + 2 * r), np.bool_)  # the class's mask; outside the map nothing votes
+    inside = padded[r:r + h, r:r + w]
+    rows = np.empty((h + 2 * r, w), acc)
+    count = np.empty((h, w), acc)
     best_count = np.zeros((h, w), acc)
-    best_class = classes.copy()
+    best_class = classes
     own_count = np.zeros((h, w), acc)
-    table = np.zeros((h + 2 * r + 1, w + 2 * r + 1), acc)
     for value in values:  # ascending, and ">" below: the lowest class wins a tie
-        mask = classes == value
-        np.cumsum(np.cumsum(np.pad(mask, r), axis=0, dtype=acc), axis=1, out=table[1:, 1:])
-        count = table[size:, size:] - table[:h, size:] - table[size:, :w] + table[:h, :w]
-        better = count > best_count
-        best_count[better] = count[better]
-        best_class[better] = value
-        own_count[mask] = count[mask]
-    out = np.where(own_count == best_count, classes, best_class)
+        np.equal(classes, value, out=inside)
+        np.add(padded[:, :w], padded[:, 1:w + 1], out=rows, dtype=acc)  # a box sum: along rows, then columns
+        for k in range(2, size):
+            rows += padded[:, k:k + w]
+        np.add(rows[:h], rows[1:h + 1], out=count)
+        for k in range(2, size):
+            count += rows[k:k + h]
+        best_class = np.where(count > best_count, np.uint8(value), best_class)
+        np.maximum(best_count, count, out=best_count)
+        own_count += count * inside  # each pixel is in one class's mask
+    keep = own_count == best_count
     if nodata is not None:
-        out[classes == nodata] = nodata
-    return out
+        keep |= classes == nodata
+    return np.where(keep, classes, best_class)
 
 
 def sieve(classes, min_pixels: int, *, nodata: int | None = 255, connectivity: int = 8) -> np.ndarray:
