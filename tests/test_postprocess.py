@@ -179,3 +179,15 @@ def test_hold_out_accuracy_is_read_off_the_regularized_map(tmp_path):
     truth = held.validation.classes
     assert result.accuracy.overall_accuracy == pytest.approx((mapped == truth).mean())
     assert result.accuracy.overall_accuracy != pytest.approx((predicted == truth).mean())
+
+
+def test_winners_equal_numpy_argmax_and_max_also_on_ties():
+    """The column-wise winner (landclass_ui.model.winners) is numpy's argmax (the first of tied columns) and max,
+    on random probabilities with ties, for 1 to 9 classes."""
+    from landclass_ui.model import winners
+
+    rng = np.random.default_rng(3)
+    for k in range(1, 10):
+        proba = rng.integers(0, 5, (5000, k)).astype(np.float64) / 4  # many ties
+        best, top = winners(proba)
+        assert np.array_equal(best, proba.argmax(axis=1)) and np.array_equal(top, proba.max(axis=1))
