@@ -589,6 +589,7 @@ def _dask_client(args, log):
                               "'dask scheduler' and 'dask worker ADDRESS', or use --workers N") from None
         with client:
             log(f"classifying on the Dask cluster at {args.scheduler} ({len(client.nthreads())} workers)")
+            _warm_up(client)
             yield client
         return
     import dask
@@ -601,7 +602,18 @@ def _dask_client(args, log):
             LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         log(f"classifying on a local Dask cluster of {args.workers} worker(s)")
+        _warm_up(client)
         yield client
+
+
+def _warm_up(client) -> None:
+    """The workers import what classifying needs while this process trains the model (not waited for)."""
+    from distributed import fire_and_forget
+
+    from .export import warm_up_worker
+
+    fire_and_forget([client.submit(warm_up_worker, workers=[address], allow_other_workers=False, pure=False)
+                     for address in client.nthreads()])
 
 
 def _run_with(args, recipe, reference, remap, log, client) -> int:

@@ -292,6 +292,20 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
                     future.cancel()
 
 
+def warm_up_worker() -> None:
+    """Import what a Dask worker needs to classify windows (this module, the reader, scikit-learn's forests,
+    tl2cgen: about a second on a cold worker). Submitted to every worker, not waited for, as soon as the
+    cluster is there, it overlaps the training in this process instead of delaying the first windows."""
+    import importlib
+
+    for name in ("landclass_ui.export", "landclass_ui.indices", "landclass_ui.cloudmask", "sklearn.ensemble",
+                 "tl2cgen"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not installed on that worker: the task says so when it runs
+            pass
+
+
 def _read_and_predict(stack, model, windows: list, probabilities: bool, majority: int | None = None,
                       probability: bool = True) -> list:
     """Windows of ``stack`` read and classified, a list of ``(window, result, counts)`` (a task on a Dask worker:
