@@ -404,6 +404,16 @@ def parse_remap(items, flag: str = "--class-remap") -> dict[str, str | None]:
     return out
 
 
+def _image_extent(args) -> tuple:
+    """``(left, bottom, right, top, crs)`` of the images of ``classify``: the map is sampled there only."""
+    from .pipeline import open_recipe_images
+    from .recipe import ImageRef, Recipe
+
+    grid = open_recipe_images(Recipe(images=[ImageRef(p, None, args.resolution, args.scale, args.offset)
+                                             for p in args.images])).grid
+    return (*grid.bounds, grid.crs)
+
+
 def _training_from_args(args, legend):
     """The recipe's training sets from ``--training`` (with ``--class-field``, ``--layer``, ``--training-filter``,
     the CSV column flags and ``--class-remap``), ``--sample-map`` (points sampled from a classification map,
@@ -450,7 +460,8 @@ def _training_from_args(args, legend):
         seed = args.sample_seed or 0
         frame = sample_class_map(args.sample_map, legend, per_class=per_class, scale=args.sample_scale, band=band,
                                  default_class=args.sample_default,
-                                 unknown="default" if args.sample_default else "ignore", seed=seed)
+                                 unknown="default" if args.sample_default else "ignore", seed=seed,
+                                 within=_image_extent(args))
         if not args.quiet:
             for m in frame.attrs["messages"]:
                 print(f"landclass: {m}", file=sys.stderr)

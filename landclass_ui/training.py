@@ -1100,6 +1100,30 @@ def _map_windows(height: int, width: int, block: int):
             yield r0, min(r0 + block, height), c0, min(c0 + block, width)
 
 
+def _cells_within(within: tuple, src, step: tuple[float, float], cells: tuple[int, int], name: str):
+    """The sampling cells ``(row_lo, row_hi), (col_lo, col_hi)`` (half-open) of the map ``src`` whose centres lie
+    in ``within`` = ``(left, bottom, right, top, crs)``, for cells ``step`` map pixels a side, ``cells`` =
+    ``(ncx, ncy)`` of them; raises :class:`TrainingDataError` when the box does not overlap the map."""
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top, crs = within
+    if crs is not None and src.crs != crs:
+        left, bottom, right, top = transform_bounds(crs, src.crs, left, bottom, right, top, densify_pts=21)
+    t = src.transform
+    (sx, sy), (ncx, ncy) = step, cells
+    # centre of cell j at pixel column (j + 0.5) * sx: inside when left <= x < right (and the same for rows)
+    cols = sorted(((left - t.c) / t.a, (right - t.c) / t.a))
+    rows = sorted(((top - t.f) / t.e, (bottom - t.f) / t.e))
+    j_lo, j_hi = (min(max(int(np.ceil(v / sx - 0.5)), 0), ncx) for v in cols)
+    i_lo, i_hi = (min(max(int(np.ceil(v / sy - 0.5)), 0), ncy) for v in rows)
+    if i_lo >= i_hi or j_lo >= j_hi:
+        b = src.bounds
+        raise TrainingDataError(f"the map {name} does not overlap the image (the map spans {b.left:.0f}, "
+                                f"{b.bottom:.0f}, {b.right:.0f}, {b.top:.0f}, the image {left:.0f}, {bottom:.0f}, "
+                                f"{right:.0f}, {top:.0f} in {src.crs.to_string()}); sample a map of the image's area")
+    return (i_lo, i_hi), (j_lo, j_hi)
+
+
 def _valid_values(src, band: int, window, path: str) -> tuple[np.ndarray, np.ndarray]:
     """Values of a window of the map and where they are valid (not nodata, not masked, finite); raises for
     non-integral values (not a class map)."""
@@ -1193,7 +1217,7 @@ def _requested(per_class, legend: Legend) -> dict[int, int]:
 
 def sample_class_map(path: str | os.PathLike, legend: Legend | None = None, *, per_class=1000,
                      scale: float | None = None, band: int = 1, default_class=None, unknown: str = "ignore",
-                     seed: int = 0, block: int = 1024):
+                     seed: int = 0, block: int = 1024, within: tuple | None = None):
     """Stratified random points of an existing classification map, as training data (SEPAL's "Sample
     classification": a number of random points per class of the map, each labelled with the map's class; SEPAL
     documentation, Classification recipe, "Sample classification").
@@ -1229,6 +1253,11 @@ def sample_class_map(path: str | os.PathLike, legend: Legend | None = None, *, p
         sample them as ``default_class``.
     seed : int
         Fixes the random points.
+    within : tuple, optional
+        ``(left, bottom, right, top, crs)``: only cells whose centre lies in this box (its bounds in ``crs``,
+        brought to the map's CRS) are sampled and counted: the image's extent, as SEPAL samples within the
+        recipe's area of interest. A map larger than the image then gives its points where they can train the
+        model. None: the whole map.
 
     Returns
     -------
@@ -1288,10 +1317,14 @@ def sample_class_map(path: str | os.PathLike, legend: Legend | None = None, *, p
                                     f"({width} x {height} pixels); use a smaller scale")
         col_of = np.minimum(np.floor((np.arange(ncx) + 0.5) * sx).astype(np.int64), width - 1)
         row_of = np.minimum(np.floor((np.arange(ncy) + 0.5) * sy).astype(np.int64), height - 1)
+        (i_lo, i_hi), (j_lo, j_hi) = (0, ncy), (0, ncx)
+        if within is not None:
+            (i_lo, i_hi), (j_lo, j_hi) = _cells_within(within, src, (sx, sy), (ncx, ncy), name)
         for r0, r1, c0, c1 in _map_windows(height, width, block):
             i0, i1 = np.searchsorted(row_of, [r0, r1])
             j0, j1 = np.searchsorted(col_of, [c0, c1])
-            if i0 == i1 or j0 == j1:
+            i0, i1, j0, j1 = max(i0, i_lo), min(i1, i_hi), max(j0, j_lo), min(j1, j_hi)
+            if i0 >= i1 or j0 >= j1:
                 continue
             rr, cc = row_of[i0:i1], col_of[j0:j1]
             window = Window(int(cc[0]), int(rr[0]), int(cc[-1] - cc[0] + 1), int(rr[-1] - rr[0] + 1))

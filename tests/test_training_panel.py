@@ -213,7 +213,9 @@ def test_sample_map_preview_adjust_add_and_reopen(tmp_path, l8):
     assert on_disk(store)["training"] == [{"kind": "points", "path": None, "class_field": None, "layer": None,
                                            "points": [CLICK], "remap": {}}]  # nothing added by a preview
     text = texts(panel.sample_preview)
-    assert "-999 (22886 px)" in text and "729 px" in text  # values that are no class; pixels per class
+    # values that are no class, pixels per class: those of the map's 742 x 169 px under the image's 740 x 167
+    # (the map reaches half a pixel past the image on each side: its outer rows and columns are not sampled)
+    assert "-999 (22824 px)" in text and "671 px" in text
     minus, plus = plus_minus(panel, 4)
     plus.click(), plus.click()  # steps of per class / 10
     assert count_box(panel, 4).value == 60
@@ -229,12 +231,13 @@ def test_sample_map_preview_adjust_add_and_reopen(tmp_path, l8):
     by_class = pd.Series([p["class"] for p in sampled["points"]]).value_counts().to_dict()
     assert by_class == {1: 50, 2: 45, 4: 60}
     # the same points as the engine draws (Water beyond the 50 previewed: drawn again, a superset)
-    expected = points_records(sample_class_map(LANDCOVER, MC, per_class={1: 50, 2: 45, 4: 60}))
+    expected = points_records(sample_class_map(LANDCOVER, MC, per_class={1: 50, 2: 45, 4: 60},
+                                               within=(*l8.grid.bounds, l8.grid.crs)))
     assert sorted(map(str, sampled["points"])) == sorted(map(str, expected))
-    # the summary says how many fall off the crop (the map is one pixel larger) and uses the rest
+    # the summary: every point drawn falls on the image and trains
     rows = summary_rows(panel)
     assert set(rows) == {"Built Up", "Vegetation", "Water"}
-    assert all(r[1] + r[4] == r[0] for r in rows.values())
+    assert all(r[1] == 0 and r[4] == r[0] for r in rows.values())
     assert collected_points(store.recipe) == [CLICK]
     # a click adds to the clicked points, never to the sampled set
     panel.click(51.89, -114.31, None)

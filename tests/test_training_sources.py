@@ -10,6 +10,7 @@ by classifying it.
 """
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -624,11 +625,64 @@ def test_cli_samples_a_map_and_the_recipe_reruns(tmp_path):
     (ref,) = saved["training"]
     assert ref["kind"] == "points" and len(ref["points"]) == 400 and "landcover.tif" in ref["source"]
     samples = pd.read_csv(tmp_path / "samples.csv")
-    assert samples.groupby("label").size().min() > 90  # a few points fall off the crop
+    assert samples.groupby("label").size().min() == 100  # drawn within the image: none falls off it
     again = run_cli("run", tmp_path / "recipe.json", "-o", tmp_path / "again.tif")
     assert again.returncode == 0, again.stderr
     with rasterio.open(out) as a, rasterio.open(tmp_path / "again.tif") as b:
         assert (a.read(1) == b.read(1)).all()
+
+
+def quarter_of_l8(tmp_path) -> list[Path]:
+    """The Landsat 8 bands cut to their top-left quarter (real pixels, a smaller image than the class map)."""
+    from rasterio.windows import Window
+
+    out = []
+    for path in L8_FILES:
+        with rasterio.open(path) as src:
+            window = Window(0, 0, src.width // 2, src.height // 2)
+            profile = {**src.profile, "width": int(window.width), "height": int(window.height),
+                       "transform": src.window_transform(window)}
+            with rasterio.open(tmp_path / path.name, "w", **profile) as dst:
+                dst.write(src.read(window=window))
+        out.append(tmp_path / path.name)
+    return out
+
+
+def test_a_map_larger_than_the_image_is_sampled_within_the_image(tmp_path):
+    """SEPAL samples a classification within the recipe's area: points are drawn only where the image is (the
+    image's bounds given in another CRS, EPSG:4326, to exercise the reprojection), so all can train."""
+    from rasterio.warp import transform_bounds
+
+    files = quarter_of_l8(tmp_path)
+    with rasterio.open(files[0]) as src:
+        box, crs = src.bounds, src.crs
+    lonlat = transform_bounds(crs, "EPSG:4326", *box)
+    whole = sample_class_map(LANDCOVER, MC, per_class=100)
+    inside = sample_class_map(LANDCOVER, MC, per_class=100, within=(*lonlat, "EPSG:4326"))
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(inside["x"].to_numpy(),
+                                                                            inside["y"].to_numpy())
+    # the box in EPSG:4326 encloses the image's (UTM's grid is turned against the meridians): the points lie in
+    # that box brought back to the image's CRS, and most in the image itself
+    left, bottom, right, top = transform_bounds("EPSG:4326", crs, *lonlat, densify_pts=21)
+    assert ((x > left) & (x < right) & (y > bottom) & (y < top)).all()
+    assert ((x > box.left) & (x < box.right) & (y > box.bottom) & (y < box.top)).mean() > 0.6
+    wx, wy = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(whole["x"].to_numpy(),
+                                                                              whole["y"].to_numpy())
+    assert ((wx > box.right) | (wy < box.bottom)).mean() > 0.5  # without it, most points are elsewhere
+    cells_whole = {c["class"]: c["cells"] for c in whole.attrs["counts"]}
+    cells_inside = {c["class"]: c["cells"] for c in inside.attrs["counts"]}
+    assert all(cells_inside[k] < cells_whole[k] for k in cells_whole)  # the counts are the image's area's
+    assert len(inside) == sum(min(100, n) for n in cells_inside.values())  # a class with fewer cells: all
+    with pytest.raises(TrainingDataError, match="does not overlap the image"):
+        sample_class_map(LANDCOVER, MC, within=(10.0, 40.0, 10.5, 40.5, "EPSG:4326"))
+    # the command line samples within the images it classifies
+    result = run_cli("classify", *files, "--sample-map", LANDCOVER, "--samples-per-class", 50,
+                     "--legend", legend_csv(tmp_path), "-o", tmp_path / "map.tif",
+                     "--samples-out", tmp_path / "samples.csv")
+    assert result.returncode == 0, result.stderr
+    drawn = re.search(r"sampled (.*) point\(s\) from landcover.tif", result.stderr).group(1)
+    counts = [int(part.rsplit(" ", 1)[1]) for part in drawn.split(", ")]
+    assert sum(counts) > 150 and len(pd.read_csv(tmp_path / "samples.csv")) == sum(counts)  # every one trains
 
 
 def test_cli_csv_columns_filter_and_class_remap(tmp_path, l8_points_csv):

@@ -474,7 +474,8 @@ class TrainingPanel:
         if match.complete:
             self.store.edit("load training file", lambda r: r.training.append(TrainingRef("file", **spec)))
             note = f"; legend classes not in the file: {', '.join(match.absent)}" if match.absent else ""
-            self._loaded(frame, name, f"loaded {len(frame)} features of {len(match.known)} classes from {name}{note}")
+            classes = f"{len(match.known)} class{'' if len(match.known) == 1 else 'es'}"
+            self._loaded(frame, name, f"loaded {len(frame)} features of {classes} from {name}{note}")
             return
         self._ask(name, match, legend, lambda choices: self._apply(spec, frame, choices),
                   (lambda: self._use_file_legend(spec, frame)) if not self._legend_in_use() else None,
@@ -612,8 +613,11 @@ class TrainingPanel:
             raise TrainingDataError(f"the scale is a number of metres (or empty: the map's pixels), not "
                                     f"{text!r}") from None
         unknown = self.map_unknown.value
+        stack = self.image()  # points only where the image is (SEPAL samples within the recipe's area)
+        within = None if stack is None else (*stack.grid.bounds, stack.grid.crs)
         return {"path": path, "scale": scale, "band": int(self.map_band.value), "unknown": unknown,
-                "default_class": self.map_default.value if unknown == "default" else None, "seed": 0}
+                "default_class": self.map_default.value if unknown == "default" else None, "seed": 0,
+                "within": within}
 
     def _map_legend(self, path: str, band: int) -> tuple[Legend, bool]:
         """The legend the map is sampled with, and whether it replaces the recipe's (empty or untouched)."""
