@@ -253,30 +253,23 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
     counts)`` as each is done (in any order), ``result`` and ``counts`` as :func:`predict_window` gives them
     (with ``majority``, the class map regularized by a majority filter in the same pass).
 
-    Each thread reads with open datasets of its own for the time of a window (a GDAL dataset serves one thread
-    at a time; ``threads`` sets of datasets are opened here and lent out) and predicts with a one-thread copy of
-    the model (:func:`~landclass_ui.model.single_threaded`): reading, prediction and the caller's writing
+    The threads read through one set of open files, their reads taking turns (``ImageStack.reader(lock=...)``:
+    each block is decoded once, also where windows' margins overlap), and each predicts with a one-thread copy
+    of the model (:func:`~landclass_ui.model.single_threaded`): reading, prediction and the caller's writing
     overlap, every classifier predicts in parallel, and the cores are not oversubscribed. At most
     ``2 x threads`` windows are in flight, so memory is bounded by the window size, not the image.
     """
-    import queue
     from contextlib import ExitStack
 
     threads = threads or default_threads()
     model1 = single_threaded(model) if threads > 1 else model
     shape = (stack.grid.height, stack.grid.width)
     with ExitStack() as opened:
-        readers: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(threads):
-            readers.put(opened.enter_context(stack.reader()))
+        read = opened.enter_context(stack.reader(lock=threading.Lock()))
 
         def work(window):
-            read = readers.get()
-            try:
-                return (window, *predict_window(read, model1, window, probabilities=probabilities,
-                                                majority=majority, shape=shape))
-            finally:
-                readers.put(read)
+            return (window, *predict_window(read, model1, window, probabilities=probabilities,
+                                            majority=majority, shape=shape))
 
         todo = iter(windows)
         with ThreadPoolExecutor(threads, thread_name_prefix="landclass-predict") as pool:

@@ -729,3 +729,31 @@ def test_to_xarray_is_lazy_chunked_and_equal_to_read(monkeypatch):
     assert len(calls) == 4
     np.testing.assert_array_equal(corner, real_read(stack, Window(690, 490, 20, 20)))
     assert da.rio.transform() == stack.grid.window_transform(Window(100, 200, 700, 450))
+
+
+@pytest.mark.parametrize("scene", ["s2-safe-jp2", "l5-geotiff", "t11upt-jp2-with-scl"])
+def test_a_locked_reader_shared_by_threads_reads_what_one_thread_reads(scene):
+    """``reader(lock=...)``: four threads read overlapping windows (with margins, as the majority filter's) at once
+    through one set of open files, and get exactly the arrays of a reader used by one thread: on JPEG 2000 bands
+    (with a cloud mask, whose read is under the lock too) and on GeoTIFF band files."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    if scene == "s2-safe-jp2":
+        stack = open_image(sample_paths().safe)
+    elif scene == "l5-geotiff":
+        stack = open_image(L5_FILES)
+    else:
+        folder = DATA / "s2_t11upt"
+        stack = open_image(sorted(str(p) for p in folder.glob("*_B*.jp2")))
+        assert stack.masks  # the SCL beside the bands
+    g = stack.grid
+    corners = [(max(r - 1, 0), max(c - 1, 0)) for r in range(0, g.height, 128) for c in range(0, g.width, 128)]
+    windows = [Window(c, r, min(130, g.width - c), min(130, g.height - r)) for r, c in corners[:40]]
+    with stack.reader() as read:
+        expected = [read(w) for w in windows]
+    with stack.reader(lock=threading.Lock()) as read, ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(read, windows))
+    for e, o in zip(expected, got):
+        np.testing.assert_array_equal(e, o)
+    assert any(np.isfinite(e).any() for e in expected)
