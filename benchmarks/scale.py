@@ -22,6 +22,7 @@ workers against 1 (the stage the workers run). Targets (issue 11): >= 1.5x faste
 
     .venv/bin/python benchmarks/scale.py                 # 30 and 120 Mpx, 1 run
     .venv/bin/python benchmarks/scale.py --sizes 30 --repeat 3
+    .venv/bin/python benchmarks/scale.py --sizes 30 --compress deflate   # a compressed mosaic
 """
 from __future__ import annotations
 
@@ -98,8 +99,9 @@ def inference_rate(mosaic: Path, polygons: str) -> tuple[str, float]:
     return out[-2], float(out[-1])
 
 
-def build_mosaic(k: int, cache: Path) -> Path:
-    """The k x k mosaic of the bundled scene (see the module docstring), built once into ``cache``."""
+def build_mosaic(k: int, cache: Path, compress: str | None = None) -> Path:
+    """The k x k mosaic of the bundled scene (see the module docstring), built once into ``cache``; with
+    ``compress`` (e.g. ``"deflate"``) its 512 px tiles are compressed, as most users' images are."""
     import rasterio
     from affine import Affine
     from rasterio.windows import Window
@@ -107,7 +109,7 @@ def build_mosaic(k: int, cache: Path) -> Path:
     from landclass_ui.imagery import open_image
     from landclass_ui.sample import sample_paths
 
-    path = cache / f"mosaic_{k}x{k}.tif"
+    path = cache / (f"mosaic_{k}x{k}.tif" if not compress else f"mosaic_{k}x{k}_{compress}.tif")
     if path.exists():
         return path
     cache.mkdir(parents=True, exist_ok=True)
@@ -120,7 +122,7 @@ def build_mosaic(k: int, cache: Path) -> Path:
     g = stack.grid
     profile = dict(driver="GTiff", width=g.width * k, height=g.height * k, count=len(BANDS), dtype="uint16",
                    crs=g.crs, transform=Affine(*g.transform[:6]), tiled=True, blockxsize=512, blockysize=512,
-                   nodata=0, BIGTIFF="IF_SAFER")
+                   nodata=0, BIGTIFF="IF_SAFER", **({"compress": compress} if compress else {}))
     tmp = path.with_suffix(".part.tif")
     with rasterio.open(tmp, "w", **profile) as dst:
         for i in range(k * k):
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="also run landclass classify --workers 1 and --workers 2 (a local Dask cluster)")
     parser.add_argument("--inference", action="store_true",
                         help="also time the model alone on the pixels in memory (30 Mpx: 2 GB of RAM more)")
+    parser.add_argument("--compress", help="compress the mosaic's tiles, e.g. deflate (default: uncompressed)")
     args = parser.parse_args(argv)
     from landclass_ui.sample import sample_paths
 
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         k = {30: 3, 120: 6}.get(size) or max(1, round((size / 3.35) ** 0.5))
-        mosaic = build_mosaic(k, Path(args.cache))
+        mosaic = build_mosaic(k, Path(args.cache), args.compress)
         mpx = (1830 * k) ** 2 / 1e6
         with tempfile.TemporaryDirectory(prefix="landclass-scale-") as tmp:
             ours, naive = Path(tmp) / "landclass.tif", Path(tmp) / "naive.tif"
