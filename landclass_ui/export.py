@@ -7,7 +7,6 @@ so a failed run leaves nothing behind.
 """
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
@@ -26,8 +25,6 @@ from .compiled import compile_model
 from .errors import Cancelled, RecipeError
 from .legend import NODATA_CLASS
 from .model import predict_block, predict_block_probabilities, single_threaded
-
-LOG = logging.getLogger("landclass")
 
 __all__ = ["OutputPaths", "write_classification", "legend_path", "probability_path", "class_probability_path",
            "to_cog"]
