@@ -330,7 +330,7 @@ def _recipe_from_classify(args):
     from .auxiliary import parse_cli as parse_aux_cli
     from .classifiers import parse_param_args, parse_params
     from .legend import Legend
-    from .recipe import ClassifierRef, CloudMaskRef, ImageRef, Recipe, RegionsRef, RegularizationRef
+    from .recipe import ClassifierRef, CloudMaskRef, Recipe, RegionsRef, RegularizationRef
 
     if args.legend_columns and not args.legend:
         raise RecipeError("--legend-columns needs --legend FILE")
@@ -346,7 +346,7 @@ def _recipe_from_classify(args):
     legend = Legend.read(args.legend, columns=args.legend_columns) if args.legend else None
     training, legend = _training_from_args(args, legend)
     recipe = Recipe(
-        images=[ImageRef(p, None, args.resolution, args.scale, args.offset) for p in args.images],
+        images=_image_refs(args),
         legend=legend.to_list() if legend is not None else None,
         training=training,
         classifier=ClassifierRef(get_spec(args.classifier).name, params),
@@ -404,13 +404,19 @@ def parse_remap(items, flag: str = "--class-remap") -> dict[str, str | None]:
     return out
 
 
+def _image_refs(args) -> list:
+    """The images of ``classify`` as the recipe holds them (``--resolution``, ``--scale``, ``--offset``)."""
+    from .recipe import ImageRef
+
+    return [ImageRef(p, None, args.resolution, args.scale, args.offset) for p in args.images]
+
+
 def _image_extent(args) -> tuple:
     """``(left, bottom, right, top, crs)`` of the images of ``classify``: the map is sampled there only."""
     from .pipeline import open_recipe_images
-    from .recipe import ImageRef, Recipe
+    from .recipe import Recipe
 
-    grid = open_recipe_images(Recipe(images=[ImageRef(p, None, args.resolution, args.scale, args.offset)
-                                             for p in args.images])).grid
+    grid = open_recipe_images(Recipe(images=_image_refs(args))).grid
     return (*grid.bounds, grid.crs)
 
 

@@ -214,5 +214,5 @@ def predict_block_probabilities(model: TrainedModel, data: np.ndarray
         column = {int(v): i for i, v in enumerate(model.class_values)}
         for band, value in enumerate(values):
             if int(value) in column:
-                cube[band, valid] = np.rint(proba[:, column[int(value)]] * 100).astype(np.uint8)
+                cube[band, valid] = _percent(proba[:, column[int(value)]])
     return classes.reshape(height, width), probability.reshape(height, width), cube.reshape(-1, height, width)
