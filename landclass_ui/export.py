@@ -239,7 +239,7 @@ def predict_window(read, model, window, *, probabilities: bool = False, majority
     core = np.s_[int(window.row_off) - r0:int(window.row_off + window.height) - r0,
                  int(window.col_off) - c0:int(window.col_off + window.width) - c0]
     raw = result[0][core]
-    classes = majority_filter(result[0], majority, nodata=NODATA_CLASS)[core]
+    classes = majority_filter(result[0], majority, nodata=NODATA_CLASS, values=model.class_values)[core]
     out = (classes, result[1][core]) + ((result[2][(slice(None),) + core],) if probabilities else ())
     return out, (int(np.count_nonzero(raw != NODATA_CLASS)), int(np.count_nonzero(classes != raw)))
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._arrays import fill_where
 from .classifiers import get_spec, make_classifier, parse_params
 from .legend import NODATA_CLASS, Legend
 from .training import SampleTable
@@ -162,20 +163,27 @@ def predict_block(model: TrainedModel, data: np.ndarray, *, chunk: int | None = 
 
 def winners(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's winning column and its probability: ``proba.argmax(axis=1)`` (the first column on a tie)
-    and ``proba.max(axis=1)``, the same values, from float64 ``(n, n_classes)``; returns ``intp (n,)`` and
-    float64 ``(n,)``.
+    and ``proba.max(axis=1)``, the same values, from float ``(n, n_classes)`` (at most 255 columns: a legend's
+    classes); returns uint8 ``(n,)`` and ``(n,)`` of ``proba``'s dtype.
 
-    NumPy reduces along a short last axis row by row; here the columns are compared whole, a few times faster
-    with few classes (a 512 x 512 block, 3 classes: 2 ms instead of 10).
+    NumPy reduces along a short last axis row by row; here the columns are compared whole, from the last to the
+    first, updating the winner and the maximum in place (a 512 x 512 block, 3 classes: 0.5 ms; ``argmax`` and
+    ``max``: 9 ms).
 
     >>> winners(np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2]]))
-    (array([1, 0]), array([0.5, 0.4]))
+    (array([1, 0], dtype=uint8), array([0.5, 0.4]))
     """
     columns = np.ascontiguousarray(np.asarray(proba).T)
-    top = columns.max(axis=0)
-    best = np.full(len(top), len(columns) - 1, np.intp)
-    for j in range(len(columns) - 2, -1, -1):  # the last column first, so the first of tied columns wins
-        best = np.where(columns[j] == top, j, best)
+    n_classes = len(columns)
+    if n_classes > 255:
+        raise ValueError(f"{n_classes} classes: a legend has at most 255")
+    top = columns[-1].copy()
+    best = np.full(len(top), n_classes - 1, np.uint8)
+    beats, scratch = np.empty(len(top), bool), np.empty(len(top), np.uint8)
+    for j in range(n_classes - 2, -1, -1):  # the last column first: an earlier column wins a tie
+        np.greater_equal(columns[j], top, out=beats)
+        np.maximum(top, columns[j], out=top)
+        fill_where(best, j, beats, scratch)
     return best, top
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._arrays import fill_where
 from ._files import replacing
 from .errors import LandclassError
 
@@ -65,7 +66,7 @@ def _check_min_pixels(min_pixels) -> int:
     return int(min_pixels)
 
 
-def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarray:
+def majority_filter(classes, size: int, *, nodata: int | None = 255, values=None) -> np.ndarray:
     """Each pixel takes the most frequent class of the ``size x size`` square window centred on it.
 
     The majority vote of OTB's ``ClassificationMapRegularization`` (which iota2 uses), in a square window.
@@ -74,7 +75,9 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarr
     if it is among the tied classes (OTB's "Original" option), else takes the lowest tied class value. Counts
     are exact integers: a box sum (along rows, then columns) of each present class's mask, so the cost is
     O(H x W x classes x size). Raises :class:`RegularizeError` if ``size`` is not odd and >= 3, or ``classes``
-    is not a 2-D ``uint8`` array.
+    is not a 2-D ``uint8`` array. ``values``: the class values the map may hold, when the caller knows them
+    (e.g. the model's classes; more than are present is fine: a class that is not there gets no votes); by
+    default those found in the map (one more pass over it).
 
     >>> a = np.array([[1, 1, 2, 2], [3, 2, 1, 2], [3, 3, 255, 2]], np.uint8)
     >>> majority_filter(a, 3)  # at [1, 1]: 1 and 3 tie with 3 votes each, 2 has 2: the lowest, 1, wins
@@ -86,9 +89,10 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarr
     size = _check_size(size)
     r = size // 2
     h, w = classes.shape
-    values = np.flatnonzero(np.bincount(classes.ravel(), minlength=256))  # the classes present, ascending
-    if nodata is not None:
-        values = values[values != nodata]
+    if values is None:
+        values = np.flatnonzero(np.bincount(classes.ravel(), minlength=256))  # the classes present
+    values = np.unique(np.asarray(values, np.int64))  # ascending
+    values = values[(values >= 0) & (values <= 255) & (values != (-1 if nodata is None else nodata))]
     # counts are at most size**2: the smallest unsigned type that holds them (uint8 up to 15 x 15)
     acc = np.uint8 if size * size < 2 ** 8 else np.uint16 if size * size < 2 ** 16 else np.uint32
     padded = np.zeros((h + 2 * r, w + 2 * r), np.bool_)  # the class's mask; outside the map nothing votes
@@ -96,8 +100,9 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarr
     rows = np.empty((h + 2 * r, w), acc)
     count = np.empty((h, w), acc)
     best_count = np.zeros((h, w), acc)
-    best_class = classes
+    best_class = classes.copy()
     own_count = np.zeros((h, w), acc)
+    more, scratch = np.empty((h, w), np.bool_), np.empty((h, w), np.uint8)
     for value in values:  # ascending, and ">" below: the lowest class wins a tie
         np.equal(classes, value, out=inside)
         np.add(padded[:, :w], padded[:, 1:w + 1], out=rows, dtype=acc)  # a box sum: along rows, then columns
@@ -106,7 +111,8 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255) -> np.ndarr
         np.add(rows[:h], rows[1:h + 1], out=count)
         for k in range(2, size):
             count += rows[k:k + h]
-        best_class = np.where(count > best_count, np.uint8(value), best_class)
+        np.greater(count, best_count, out=more)
+        fill_where(best_class, value, more, scratch)
         np.maximum(best_count, count, out=best_count)
         own_count += count * inside  # each pixel is in one class's mask
     keep = own_count == best_count

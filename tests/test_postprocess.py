@@ -191,3 +191,19 @@ def test_winners_equal_numpy_argmax_and_max_also_on_ties():
         proba = rng.integers(0, 5, (5000, k)).astype(np.float64) / 4  # many ties
         best, top = winners(proba)
         assert np.array_equal(best, proba.argmax(axis=1)) and np.array_equal(top, proba.max(axis=1))
+
+
+def test_fill_where_is_numpy_where_on_irregular_masks():
+    """The branch-free in-place select (landclass_ui._arrays.fill_where) gives np.where's values on random masks
+    of every density, 1-D and 2-D, for every uint8 value; the mask is used up, the scratch is only work space."""
+    from landclass_ui._arrays import fill_where
+
+    rng = np.random.default_rng(5)
+    for shape in [(7,), (1000,), (37, 53)]:
+        for density in (0.0, 0.1, 0.5, 0.9, 1.0):
+            for value in (0, 1, 128, 254, 255):
+                out = rng.integers(0, 256, shape).astype(np.uint8)
+                where = rng.random(shape) < density
+                expected = np.where(where, np.uint8(value), out)
+                fill_where(out, value, where, np.empty(shape, np.uint8))
+                assert np.array_equal(out, expected), (shape, density, value)

@@ -120,6 +120,19 @@ def test_majority_filter_matches_the_rule_on_real_data(landcover, size):
     assert np.array_equal(majority_filter(crop, size), expected)
 
 
+def test_majority_filter_with_the_classes_given_is_the_same(landcover):
+    """Told which classes the map may hold (a prediction's: the model's classes), the filter skips looking for
+    them and gives the same map; classes that are absent, the nodata value and values beyond uint8 among them
+    change nothing."""
+    crop = landcover[0][40:100, 0:80]
+    present = [int(v) for v in np.unique(crop) if v != 255]
+    assert len(present) == 4
+    for size in (3, 5):
+        expected = majority_filter(crop, size)
+        for values in (present, present[::-1] + [9, 17], present + [255, 300, -1]):
+            assert np.array_equal(majority_filter(crop, size, values=values), expected), values
+
+
 @pytest.mark.parametrize("size", [1, 2, 4, 0, -3, 3.0, True, "5", None])
 def test_majority_filter_rejects_bad_windows(size):
     with pytest.raises(RegularizeError, match="odd") as info:
