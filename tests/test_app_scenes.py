@@ -391,3 +391,28 @@ def test_clicks_and_edits_during_an_export_are_not_blocked(app):
     assert collected_points(snapshot) == [] and snapshot.classifier.params.get("n_trees") == trees
     # the clicks and the retrain were served while the export ran (it takes seconds: a Python process of its own)
     assert running, f"the export ended before the clicks were served ({busy:.1f} s)"
+
+
+def test_the_composite_note_goes_when_the_bands_it_needs_are_added(app):
+    """Band files added one by one (IMG: Open, then Add): while the red band is missing, the message line says
+    the true colour composite cannot be made and which bands are shown; once the red band is there the image is
+    drawn in true colour and that note is gone (it used to stay, as if final)."""
+    l5 = DATA / "l5_amazon"
+    app.img.path.value = str(l5 / "LT52240631988227CUB02_B1.TIF")
+    app.img.open_button.click()
+    app.img.path.value = str(l5 / "LT52240631988227CUB02_B2.TIF")
+    app.img.add_button.click()
+    app.wait_idle()
+    assert "true colour needs the red band" in app.message.value, app.message.value
+    assert [Path(i.path).stem[-2:] for i in app.store.recipe.images] == ["B1", "B2"]
+    app.img.path.value = str(l5 / "LT52240631988227CUB02_B3.TIF")
+    app.img.add_button.click()
+    app.wait_idle()
+    assert "needs the" not in app.message.value and not is_error(app.message), app.message.value
+    with rasterio.open(layer_file(app.map.image_layer)) as comp:  # red, green, blue: B3, B2, B1
+        assert comp.count == 3
+    # a message shown after the note is not taken away by it
+    app.message.show("something else", "info")
+    app._note_composite(None)
+    app.wait_idle()
+    assert "something else" in app.message.value

@@ -16,6 +16,7 @@ thread; every widget change it makes is handed to the kernel's event loop
 """
 from __future__ import annotations
 
+import html
 import math
 import os
 import threading
@@ -140,6 +141,7 @@ class LandclassApp:
         # tiles of the display copy), so that the page shows without waiting for either
         start, start_message = self._start_image()
         self._start_stack = start  # opened once here for the map's extent, used by the worker's first pass
+        self._composite_note: str | None = None  # the message saying a composite could not be made as asked
         self.image_stack = start
         self._image_key = _images_key(self.store.recipe)  # the recipe sections image_stack was opened from
         self._template: str | None = None  # the first tile layer's URL: others are made from it
@@ -486,8 +488,7 @@ class LandclassApp:
         if start is None:
             self._move_to(_latlon_bounds(stack.grid))
         self._new_image_layer(make_composite(stack, bands, self.cache))
-        if note:
-            self._show(note, "info")
+        self._note_composite(note)
         self.image_stack, self._image_key = stack, _images_key(recipe)
         return True
 
@@ -546,8 +547,21 @@ class LandclassApp:
             self._new_image_layer(path)
         else:
             self._set_url(self.map.image_layer, path)
+        self._note_composite(note)
+
+    def _note_composite(self, note: str | None) -> None:
+        """Show ``note`` (why the composite differs from the one asked for), or, when the composite is now as
+        asked (e.g. the red band was added to the image), take the previous note away if it is still shown."""
+        previous, self._composite_note = self._composite_note, note
         if note:
             self._show(note, "info")
+        elif previous:
+            self.ui.call(self._clear_message, previous)
+
+    def _clear_message(self, text: str) -> None:
+        """Empty the message line if it still shows ``text`` (a later message stays)."""
+        if html.escape(text) in self.message.value:
+            self.message.clear()
 
     def _draw_polygons(self, recipe: Recipe) -> None:
         """Outline the recipe's training files on the map in their class colours."""
