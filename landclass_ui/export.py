@@ -320,6 +320,25 @@ def _read_and_predict(stack, model, windows: list, probabilities: bool, majority
 WINDOWS_PER_TASK = 4
 
 
+def task_sizes(n_windows: int, slots: int, per_task: int = WINDOWS_PER_TASK) -> list[int]:
+    """How many windows each Dask task takes, in the order the tasks are submitted, for ``n_windows`` windows
+    and ``slots`` tasks in flight (2 per worker thread).
+
+    Guided self-scheduling (Polychronopoulos & Kuck 1987, IEEE Trans. Computers C-36(12): 1425-1439): a task
+    takes the windows left divided by ``slots``, at most ``per_task``, at least one. Full tasks first keep the
+    scheduler's work per window low; then the tasks shrink, down to single windows, so the workers finish
+    together instead of one waiting while the other classifies a last task of ``per_task`` windows.
+
+    >>> task_sizes(30, 4)
+    [4, 4, 4, 4, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1]
+    """
+    sizes, left = [], n_windows
+    while left > 0:
+        sizes.append(max(1, min(per_task, left // max(1, slots))))
+        left -= sizes[-1]
+    return sizes
+
+
 def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool = False,
                  majority: int | None = None, probability: bool = True, per_task: int = WINDOWS_PER_TASK
                  ) -> Iterator[tuple[object, tuple[np.ndarray, ...], tuple[int, int]]]:
@@ -331,8 +350,8 @@ def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool
     parallelism) and the image's description are sent to every worker once (``scatter(broadcast=True)``); the
     workers open the image themselves, once per task, so its paths must be readable from them (a shared file
     system, or URLs GDAL reads: ``/vsicurl/``, ``/vsis3/``). A task takes up to ``per_task`` windows in a row,
-    fewer on a small image, so that every worker thread has two tasks. At most 2 tasks per worker thread are in
-    flight, so this process holds a few windows at a time, whatever the image's size.
+    fewer towards the end (:func:`task_sizes`), so that the workers finish together. At most 2 tasks per worker
+    thread are in flight, so this process holds a few windows at a time, whatever the image's size.
     """
     from distributed import as_completed
 
@@ -340,14 +359,13 @@ def dask_windows(stack, model, windows: Iterable, *, client, probabilities: bool
     model_f, stack_f = client.scatter([single_threaded(model), stack], broadcast=True, hash=False)
     slots = 2 * max(1, sum(client.nthreads().values()))
     windows = list(windows)
-    per_task = max(1, min(per_task, len(windows) // slots))
     todo = iter(windows)
 
     def submit(batch):
         return client.submit(_read_and_predict, stack_f, model_f, batch, probabilities, majority, probability,
                              pure=False)
 
-    batches = iter(lambda: list(islice(todo, per_task)), [])
+    batches = (list(islice(todo, size)) for size in task_sizes(len(windows), slots, per_task))
     running = as_completed([submit(b) for b in islice(batches, slots)])
     try:
         for future in running:

@@ -9,7 +9,7 @@ import rasterio
 from distributed import Client, LocalCluster, get_task_stream
 from test_compiled import DATA, L5, SCENES  # the same two scenes as the compiled forests' tests
 
-from landclass_ui.export import WINDOWS_PER_TASK, write_classification
+from landclass_ui.export import WINDOWS_PER_TASK, task_sizes, write_classification
 from landclass_ui.model import fit
 from landclass_ui.pipeline import prepare
 from landclass_ui.sample import sample_paths
@@ -49,8 +49,7 @@ def test_a_dask_cluster_makes_the_same_map(client, scene, tmp_path):
                                       on_progress=lambda done, total: seen.append(done))
     tasks = [t for t in stream.data if t["key"].startswith("_read_and_predict")]
     n_windows = len(list(prepared.stack.grid.windows(256)))
-    per_task = max(1, min(WINDOWS_PER_TASK, n_windows // 4))  # 2 workers, 2 tasks each at least
-    assert len(tasks) == -(-n_windows // per_task)  # every window, once, on the cluster
+    assert len(tasks) == len(task_sizes(n_windows, 4))  # every window, once, on the cluster (2 tasks a worker)
     assert len({t["worker"] for t in tasks}) == 2  # both workers took some
     for a, b in ((local.classification, remote.classification), (local.probability, remote.probability)):
         with rasterio.open(a) as x, rasterio.open(b) as y:
@@ -111,3 +110,17 @@ def test_local_cluster_workers_allocate_as_this_process(monkeypatch):
         env = list(client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
                                        os.environ.get("OMP_NUM_THREADS"))).values())
     assert env == [(None, "1")]
+
+
+@pytest.mark.parametrize("n_windows", [1, 3, 4, 7, 16, 31, 121, 484])
+@pytest.mark.parametrize("slots", [2, 4, 16])  # 2 per worker thread
+def test_task_sizes_cover_every_window_and_shrink_towards_the_end(n_windows, slots):
+    """Guided self-scheduling: the task sizes add up to the windows, never exceed WINDOWS_PER_TASK, never grow
+    from one task to the next, and the last tasks (as many as are in flight) are single windows, so no worker
+    is left alone with a large last task."""
+    sizes = task_sizes(n_windows, slots)
+    assert sum(sizes) == n_windows and all(1 <= s <= WINDOWS_PER_TASK for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-min(slots, len(sizes)):] == [1] * min(slots, len(sizes))
+    if n_windows >= 4 * slots * WINDOWS_PER_TASK:  # a large image: mostly full tasks
+        assert sizes.count(WINDOWS_PER_TASK) * WINDOWS_PER_TASK > n_windows / 2
