@@ -93,6 +93,7 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255, values=None
         values = np.flatnonzero(np.bincount(classes.ravel(), minlength=256))  # the classes present
     values = np.unique(np.asarray(values, np.int64))  # ascending
     values = values[(values >= 0) & (values <= 255) & (values != (-1 if nodata is None else nodata))]
+    values = values.astype(np.uint8)  # compared with the uint8 map as uint8: an int64 scalar would cast it
     # counts are at most size**2: the smallest unsigned type that holds them (uint8 up to 15 x 15)
     acc = np.uint8 if size * size < 2 ** 8 else np.uint16 if size * size < 2 ** 16 else np.uint32
     padded = np.zeros((h + 2 * r, w + 2 * r), np.bool_)  # the class's mask; outside the map nothing votes
