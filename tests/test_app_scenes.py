@@ -326,8 +326,8 @@ def test_a_training_file_of_another_area_is_refused_and_the_right_one_still_load
 
 def test_two_pages_on_one_work_folder_lose_no_point(app):
     """Two pages (two kernels) on the same work folder, as two browser tabs: 3 points clicked in the first, then
-    2 in the second: the recipe keeps all 5, the second page says it took the first page's changes and draws
-    them, and the live map is trained on all 5."""
+    2 in the second: the recipe keeps all 5, the second page says it took the first page's changes (and still
+    says so once it has classified) and draws them, and the live map is trained on all 5."""
     from landclass_ui.ui.trn import collected_points
 
     other = LandclassApp(workdir=app.workdir, routing="proxy")
@@ -351,6 +351,8 @@ def test_two_pages_on_one_work_folder_lose_no_point(app):
     assert len(other.map._points) == 5  # drawn on the second page's map
     other.wait_idle()
     assert "classified with 5 training pixels" in other.status.value, other.status.value
+    # the classification that follows does not wipe that message (it did, so a browser could miss it)
+    assert "another tab or window" in other.message.value, other.message.value
 
 
 def test_clicks_and_edits_during_an_export_are_not_blocked(app):

@@ -142,6 +142,7 @@ class LandclassApp:
         start, start_message = self._start_image()
         self._start_stack = start  # opened once here for the map's extent, used by the worker's first pass
         self._composite_note: str | None = None  # the message saying a composite could not be made as asked
+        self._live_note: str | None = None  # the last classification's own message (a training file left out)
         self.image_stack = start
         self._image_key = _images_key(self.store.recipe)  # the recipe sections image_stack was opened from
         self._template: str | None = None  # the first tile layer's URL: others are made from it
@@ -558,9 +559,23 @@ class LandclassApp:
         elif previous:
             self.ui.call(self._clear_message, previous)
 
-    def _clear_message(self, text: str) -> None:
-        """Empty the message line if it still shows ``text`` (a later message stays)."""
-        if html.escape(text) in self.message.value:
+    def _note_live(self, kind: str | None, *, classified: bool = False) -> None:
+        """Show the live classifier's messages (e.g. a training file left out) as ``kind``; when there are none
+        (or ``kind`` is None), take the previous classification's message away if it is still shown, and, once
+        the map is ``classified``, an error left from an earlier action (refused, so stale now that the map is
+        classified). Other messages (another tab's edits merged, a composite note) stay: a classification does
+        not clear them."""
+        note = "; ".join(self.live.messages) if kind and self.live.messages else None
+        previous, self._live_note = self._live_note, note
+        if note:
+            self._show(note, kind)
+        elif previous or classified:
+            self.ui.call(self._clear_message, previous, classified)
+
+    def _clear_message(self, text: str | None, errors: bool = False) -> None:
+        """Empty the message line if it still shows ``text`` (a later message stays), or, with ``errors``, any
+        error."""
+        if (text and html.escape(text) in self.message.value) or (errors and self.message.is_error):
             self.message.clear()
 
     def _draw_polygons(self, recipe: Recipe) -> None:
@@ -613,8 +628,7 @@ class LandclassApp:
         self.ui.call(self.trn.flag_files, dict(self.live.broken) if recipe.legend else {},
                      dict(self.live.file_counts) if model is not None else {})
         if model is None:
-            if self.live.broken:
-                self._show("; ".join(self.live.messages), "error")
+            self._note_live("error" if self.live.broken else None)
             self.ui.call(self.cls.show_importance, None)
             self._overview = None
             self.ui.call(self.acc.clear)
@@ -640,10 +654,7 @@ class LandclassApp:
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "first_seconds": first,
                              "samples": result.n_samples})
-        if self.live.messages:
-            self._show("; ".join(self.live.messages), "error" if self.live.broken else "info")
-        else:
-            self.ui.call(self.message.clear)
+        self._note_live("error" if self.live.broken else "info", classified=True)
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "
                          f"(v{self.version})")
         return view is not None

@@ -93,6 +93,11 @@ class Message(W.HTML):
     def clear(self) -> None:
         self.value = ""
 
+    @property
+    def is_error(self) -> bool:
+        """Whether the line shows an error."""
+        return "landclass-msg-error" in self.value
+
 
 def guarded(message: Message, action, *args, **kwargs):
     """Run ``action``; show a :class:`LandclassError` (or any other error, in one line) in ``message``.
