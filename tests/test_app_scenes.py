@@ -415,6 +415,6 @@ def test_the_composite_note_goes_when_the_bands_it_needs_are_added(app):
         assert comp.count == 3
     # a message shown after the note is not taken away by it
     app.message.show("something else", "info")
-    app._note_composite(None)
+    app._note("composite", None)
     app.wait_idle()
     assert "something else" in app.message.value

@@ -141,8 +141,7 @@ class LandclassApp:
         # tiles of the display copy), so that the page shows without waiting for either
         start, start_message = self._start_image()
         self._start_stack = start  # opened once here for the map's extent, used by the worker's first pass
-        self._composite_note: str | None = None  # the message saying a composite could not be made as asked
-        self._live_note: str | None = None  # the last classification's own message (a training file left out)
+        self._notes: dict[str, str | None] = {}  # the message line's note of each source (_note)
         self.image_stack = start
         self._image_key = _images_key(self.store.recipe)  # the recipe sections image_stack was opened from
         self._template: str | None = None  # the first tile layer's URL: others are made from it
@@ -489,7 +488,7 @@ class LandclassApp:
         if start is None:
             self._move_to(_latlon_bounds(stack.grid))
         self._new_image_layer(make_composite(stack, bands, self.cache))
-        self._note_composite(note)
+        self._note("composite", note)
         self.image_stack, self._image_key = stack, _images_key(recipe)
         return True
 
@@ -548,29 +547,20 @@ class LandclassApp:
             self._new_image_layer(path)
         else:
             self._set_url(self.map.image_layer, path)
-        self._note_composite(note)
+        self._note("composite", note)
 
-    def _note_composite(self, note: str | None) -> None:
-        """Show ``note`` (why the composite differs from the one asked for), or, when the composite is now as
-        asked (e.g. the red band was added to the image), take the previous note away if it is still shown."""
-        previous, self._composite_note = self._composite_note, note
-        if note:
-            self._show(note, "info")
-        elif previous:
-            self.ui.call(self._clear_message, previous)
-
-    def _note_live(self, kind: str | None, *, classified: bool = False) -> None:
-        """Show the live classifier's messages (e.g. a training file left out) as ``kind``; when there are none
-        (or ``kind`` is None), take the previous classification's message away if it is still shown, and, once
-        the map is ``classified``, an error left from an earlier action (refused, so stale now that the map is
-        classified). Other messages (another tab's edits merged, a composite note) stay: a classification does
-        not clear them."""
-        note = "; ".join(self.live.messages) if kind and self.live.messages else None
-        previous, self._live_note = self._live_note, note
+    def _note(self, source: str, note: str | None, kind: str = "info", *, stale_errors: bool = False) -> None:
+        """Show ``source``'s ``note`` on the message line as ``kind``; with no note, take ``source``'s previous
+        note away if it is still shown (a later message stays), and with ``stale_errors`` also an error left from
+        an earlier action (refused, so stale once the map is classified). Sources: ``"composite"`` (why the
+        composite differs from the one asked for, gone once the bands it needs are added), ``"live"`` (the live
+        classification's own message, e.g. a training file left out). Other messages (another tab's edits
+        merged) are not cleared by these."""
+        previous, self._notes[source] = self._notes.get(source), note
         if note:
             self._show(note, kind)
-        elif previous or classified:
-            self.ui.call(self._clear_message, previous, classified)
+        elif previous or stale_errors:
+            self.ui.call(self._clear_message, previous, stale_errors)
 
     def _clear_message(self, text: str | None, errors: bool = False) -> None:
         """Empty the message line if it still shows ``text`` (a later message stays), or, with ``errors``, any
@@ -628,7 +618,7 @@ class LandclassApp:
         self.ui.call(self.trn.flag_files, dict(self.live.broken) if recipe.legend else {},
                      dict(self.live.file_counts) if model is not None else {})
         if model is None:
-            self._note_live("error" if self.live.broken else None)
+            self._note("live", "; ".join(self.live.messages) if self.live.broken else None, "error")
             self.ui.call(self.cls.show_importance, None)
             self._overview = None
             self.ui.call(self.acc.clear)
@@ -654,7 +644,8 @@ class LandclassApp:
         seconds = time.perf_counter() - start
         self.timings.append({"version": self.version, "seconds": seconds, "first_seconds": first,
                              "samples": result.n_samples})
-        self._note_live("error" if self.live.broken else "info", classified=True)
+        self._note("live", "; ".join(self.live.messages) or None, "error" if self.live.broken else "info",
+                   stale_errors=True)
         self._set_status(f"classified with {result.n_samples} training pixels in {seconds:.1f} s "
                          f"(v{self.version})")
         return view is not None
