@@ -185,108 +185,105 @@ def walk(page, url, spec, scene, workdir, bounds, *, server_pid: int):
     """The person's walk through the dashboard; returns the recipe name, the saved recipe and the class
     chooser's options."""
     west, south, east, north = bounds
-    if True:
-        if True:
-            if True:
-                page.goto(url, timeout=TIMEOUT_MS)
-                page.wait_for_selector(".landclass-app .leaflet-container", timeout=TIMEOUT_MS)
-                page.wait_for_selector(".landclass-status-text:has-text('at least two classes')", timeout=TIMEOUT_MS)
-                first_name = page.locator(".landclass-recipe-name input").input_value()
-                if spec["new"]:
-                    page.click(".landclass-new-recipe")
-                    page.wait_for_selector(".landclass-status-text:has-text('no image yet')", timeout=60_000)
-                    assert page.locator(".landclass-recipe-name input").input_value() != first_name
-                    assert first_name in page.locator(".landclass-saved-recipes select").inner_text()
+    page.goto(url, timeout=TIMEOUT_MS)
+    page.wait_for_selector(".landclass-app .leaflet-container", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".landclass-status-text:has-text('at least two classes')", timeout=TIMEOUT_MS)
+    first_name = page.locator(".landclass-recipe-name input").input_value()
+    if spec["new"]:
+        page.click(".landclass-new-recipe")
+        page.wait_for_selector(".landclass-status-text:has-text('no image yet')", timeout=60_000)
+        assert page.locator(".landclass-recipe-name input").input_value() != first_name
+        assert first_name in page.locator(".landclass-saved-recipes select").inner_text()
 
-                # IMG: open the image (and add band files)
-                click_tab(page, "IMG")
-                page.fill(".landclass-image-path input", spec["open"])
-                page.click(".landclass-img button:has-text('Open')")
-                wait_message(page, ".landclass-img", "opened")
-                for f in spec["add"]:
-                    page.fill(".landclass-image-path input", f)
-                    page.click(".landclass-add-image")
-                    wait_message(page, ".landclass-img", f"added {Path(f).name}")
-                # the map moves onto the image and shows its composite: the whole image inside the map, a real
-                # picture (many colours), and not zoomed out needlessly (it fills a good part of the map)
-                shown = f"() => ({JS_IMAGE_INSIDE})() && (p => p.colours.length >= 15)(({JS_PIXELS})('image'))"
-                page.wait_for_function(shown, timeout=90_000, polling=250)
-                # and it stays so once any zoom animation has ended (a busy machine can catch the map mid-zoom,
-                # old tiles scaled, before the new zoom's tiles replace them)
-                page.wait_for_timeout(500)
-                page.wait_for_function(shown, timeout=90_000, polling=250)
-                page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-1-image.png"))
+    # IMG: open the image (and add band files)
+    click_tab(page, "IMG")
+    page.fill(".landclass-image-path input", spec["open"])
+    page.click(".landclass-img button:has-text('Open')")
+    wait_message(page, ".landclass-img", "opened")
+    for f in spec["add"]:
+        page.fill(".landclass-image-path input", f)
+        page.click(".landclass-add-image")
+        wait_message(page, ".landclass-img", f"added {Path(f).name}")
+    # the map moves onto the image and shows its composite: the whole image inside the map, a real
+    # picture (many colours), and not zoomed out needlessly (it fills a good part of the map)
+    shown = f"() => ({JS_IMAGE_INSIDE})() && (p => p.colours.length >= 15)(({JS_PIXELS})('image'))"
+    page.wait_for_function(shown, timeout=90_000, polling=250)
+    # and it stays so once any zoom animation has ended (a busy machine can catch the map mid-zoom,
+    # old tiles scaled, before the new zoom's tiles replace them)
+    page.wait_for_timeout(500)
+    page.wait_for_function(shown, timeout=90_000, polling=250)
+    page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-1-image.png"))
 
-                # TRN: load the training file; the legend is built from its classes
-                click_tab(page, "TRN")
-                page.fill(".landclass-trn input[placeholder*='polygons']", spec["training"])
-                page.fill(".landclass-trn .widget-text:has-text('Class field') input", spec["field"])
-                page.click(".landclass-trn button:has-text('Load training file')")
-                wait_message(page, ".landclass-trn", "loaded")
-                saved = json.loads((workdir / "recipe.json").read_text())
-                names = [e["name"] for e in saved["legend"]]
-                if spec["classes"] is not None:
-                    assert names == spec["classes"]
-                assert len(names) >= 3
-                options = page.locator(".landclass-class-chooser select option").all_inner_texts()
-                assert [o.replace("\xa0", " ").rsplit(" (", 1)[0] for o in options] == names
-                # the live classification shows the legend's colours; the training data are drawn too
-                page.wait_for_selector(".landclass-status-text:has-text('classified with')", timeout=90_000)
-                rgb = [",".join(str(int(e["color"][i:i + 2], 16)) for i in (1, 3, 5)) for e in saved["legend"]]
-                page.wait_for_function(
-                    f"(rgb) => (p => rgb.filter(c => p.colours.includes(c)).length >= 3)(({JS_PIXELS})('class'))",
-                    arg=rgb, timeout=90_000, polling=250)
-                pixels = page.evaluate(JS_PIXELS, "class")
-                shown = set(rgb) & set(pixels["colours"])
-                assert len(shown) >= 3, (pixels, rgb)
-                assert pixels["opaque"] > 0.05, pixels
-                assert page.locator(".leaflet-overlay-pane path").count() >= 8  # polygons / points drawn
-                no_app_error(page)
-                # a click in training mode adds a point of the chosen class there, and the map is retrained
-                status = page.inner_text(".landclass-status")
-                n = int(status.split("classified with ")[1].split()[0])
-                box = page.evaluate(JS_IMAGE_BOX)
-                choose_class(page, index=len(names) - 1)
-                page.click(".landclass-training-toggle")
-                page.mouse.click((box["left"] + box["right"]) / 2, (box["top"] + box["bottom"]) / 2)
-                page.wait_for_selector(f".landclass-status-text:has-text('classified with {n + 1} training')",
-                                       timeout=90_000)
-                page.click(".landclass-training-toggle")
-                saved = json.loads((workdir / "recipe.json").read_text())
-                points = [p for t in saved["training"] if t["kind"] == "points" for p in t["points"]]
-                assert [p["class"] for p in points] == [saved["legend"][-1]["value"]]
-                assert west < points[0]["x"] < east and south < points[0]["y"] < north
-                no_app_error(page)
-                page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-2-classified.png"))
+    # TRN: load the training file; the legend is built from its classes
+    click_tab(page, "TRN")
+    page.fill(".landclass-trn input[placeholder*='polygons']", spec["training"])
+    page.fill(".landclass-trn .widget-text:has-text('Class field') input", spec["field"])
+    page.click(".landclass-trn button:has-text('Load training file')")
+    wait_message(page, ".landclass-trn", "loaded")
+    saved = json.loads((workdir / "recipe.json").read_text())
+    names = [e["name"] for e in saved["legend"]]
+    if spec["classes"] is not None:
+        assert names == spec["classes"]
+    assert len(names) >= 3
+    options = page.locator(".landclass-class-chooser select option").all_inner_texts()
+    assert [o.replace("\xa0", " ").rsplit(" (", 1)[0] for o in options] == names
+    # the live classification shows the legend's colours; the training data are drawn too
+    page.wait_for_selector(".landclass-status-text:has-text('classified with')", timeout=90_000)
+    rgb = [",".join(str(int(e["color"][i:i + 2], 16)) for i in (1, 3, 5)) for e in saved["legend"]]
+    page.wait_for_function(
+        f"(rgb) => (p => rgb.filter(c => p.colours.includes(c)).length >= 3)(({JS_PIXELS})('class'))",
+        arg=rgb, timeout=90_000, polling=250)
+    pixels = page.evaluate(JS_PIXELS, "class")
+    shown = set(rgb) & set(pixels["colours"])
+    assert len(shown) >= 3, (pixels, rgb)
+    assert pixels["opaque"] > 0.05, pixels
+    assert page.locator(".leaflet-overlay-pane path").count() >= 8  # polygons / points drawn
+    no_app_error(page)
+    # a click in training mode adds a point of the chosen class there, and the map is retrained
+    status = page.inner_text(".landclass-status")
+    n = int(status.split("classified with ")[1].split()[0])
+    box = page.evaluate(JS_IMAGE_BOX)
+    choose_class(page, index=len(names) - 1)
+    page.click(".landclass-training-toggle")
+    page.mouse.click((box["left"] + box["right"]) / 2, (box["top"] + box["bottom"]) / 2)
+    page.wait_for_selector(f".landclass-status-text:has-text('classified with {n + 1} training')",
+                           timeout=90_000)
+    page.click(".landclass-training-toggle")
+    saved = json.loads((workdir / "recipe.json").read_text())
+    points = [p for t in saved["training"] if t["kind"] == "points" for p in t["points"]]
+    assert [p["class"] for p in points] == [saved["legend"][-1]["value"]]
+    assert west < points[0]["x"] < east and south < points[0]["y"] < north
+    no_app_error(page)
+    page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-2-classified.png"))
 
-                # Export: a task of its own, which goes on when the kernel that started it dies; the new page's
-                # task list shows it again, done
-                click_tab(page, "Export")
-                name = page.locator(".landclass-recipe-name input").input_value()
-                page.click(".landclass-export")
-                page.wait_for_selector(".landclass-task-running", timeout=60_000)
-                # the kernel dies as when Jupyter shuts it down (SIGKILL to its process group), and the page
-                # is opened again: a new kernel
-                old_kernels = kernels(server_pid)
-                assert len(old_kernels) == 1, old_kernels
-                os.killpg(os.getpgid(old_kernels[0]), signal.SIGKILL)
-                statuses = [json.loads(f.read_text()) for f in (workdir / "tasks").glob("*/status.json")]
-                assert [t["state"] for t in statuses] == ["running"]  # killed while the export ran
-                page.reload(timeout=TIMEOUT_MS)
-                page.wait_for_selector(".landclass-status-text:has-text('classified with')", timeout=TIMEOUT_MS)
-                assert old_kernels[0] not in kernels(server_pid)
-                click_tab(page, "Export")
-                task = page.locator(".landclass-task").first
-                task.locator(".landclass-task-text:has-text('done')").wait_for(timeout=180_000)
-                assert f"downloads/{name}: {name}.tif, {name}_legend.csv" in task.inner_text()
-                page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-3-exported.png"))
+    # Export: a task of its own, which goes on when the kernel that started it dies; the new page's
+    # task list shows it again, done
+    click_tab(page, "Export")
+    name = page.locator(".landclass-recipe-name input").input_value()
+    page.click(".landclass-export")
+    page.wait_for_selector(".landclass-task-running", timeout=60_000)
+    # the kernel dies as when Jupyter shuts it down (SIGKILL to its process group), and the page
+    # is opened again: a new kernel
+    old_kernels = kernels(server_pid)
+    assert len(old_kernels) == 1, old_kernels
+    os.killpg(os.getpgid(old_kernels[0]), signal.SIGKILL)
+    statuses = [json.loads(f.read_text()) for f in (workdir / "tasks").glob("*/status.json")]
+    assert [t["state"] for t in statuses] == ["running"]  # killed while the export ran
+    page.reload(timeout=TIMEOUT_MS)
+    page.wait_for_selector(".landclass-status-text:has-text('classified with')", timeout=TIMEOUT_MS)
+    assert old_kernels[0] not in kernels(server_pid)
+    click_tab(page, "Export")
+    task = page.locator(".landclass-task").first
+    task.locator(".landclass-task-text:has-text('done')").wait_for(timeout=180_000)
+    assert f"downloads/{name}: {name}.tif, {name}_legend.csv" in task.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"scene-{scene}-3-exported.png"))
 
-                # the new kernel found the same recipe, image and legend again
-                assert page.locator(".landclass-recipe-name input").input_value() == name
-                click_tab(page, "TRN")
-                again = page.locator(".landclass-class-chooser select option").all_inner_texts()
-                assert again == options
-                no_app_error(page)
+    # the new kernel found the same recipe, image and legend again
+    assert page.locator(".landclass-recipe-name input").input_value() == name
+    click_tab(page, "TRN")
+    again = page.locator(".landclass-class-chooser select option").all_inner_texts()
+    assert again == options
+    no_app_error(page)
     return name, saved, options
 
 
