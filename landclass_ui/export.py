@@ -210,7 +210,8 @@ def default_threads() -> int:
 
 
 def predict_window(read, model, window, *, probabilities: bool = False, majority: int | None = None,
-                   shape: tuple[int, int] | None = None) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
+                   shape: tuple[int, int] | None = None, probability: bool = True
+                   ) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
     """Read ``window`` with ``read`` (an :meth:`ImageStack.reader` function) and classify it: the result of
     :func:`~landclass_ui.model.predict_block` (classes ``uint8 (h, w)``, winning probability ``uint8 (h, w)``; with
     ``probabilities`` also the per-class ``uint8 (n_classes, h, w)``), and ``(valid, changed)`` pixel counts.
@@ -221,8 +222,10 @@ def predict_window(read, model, window, *, probabilities: bool = False, majority
     to ``window``. The majority filter is local, so this is exactly the filter of the whole map (see
     :mod:`landclass_ui.regularize`), done in the same thread as the prediction and without a second pass over
     the map; ``changed`` counts the pixels it changed, ``valid`` the window's pixels that are not nodata. The
-    probabilities are those of the prediction (not regularized), as :func:`regularize_file` leaves them."""
-    predict = predict_block_probabilities if probabilities else partial(predict_block, chunk=PREDICT_CHUNK)
+    probabilities are those of the prediction (not regularized), as :func:`regularize_file` leaves them.
+    Without ``probability`` (and ``probabilities``), the winning probability is not computed: ``None``."""
+    predict = (predict_block_probabilities if probabilities else
+               partial(predict_block, chunk=PREDICT_CHUNK, probability=probability))
     if not majority:
         result = predict(model, read(window))
         return result, (int(np.count_nonzero(result[0] != NODATA_CLASS)), 0)
@@ -240,16 +243,18 @@ def predict_window(read, model, window, *, probabilities: bool = False, majority
                  int(window.col_off) - c0:int(window.col_off + window.width) - c0]
     raw = result[0][core]
     classes = majority_filter(result[0], majority, nodata=NODATA_CLASS, values=model.class_values)[core]
-    out = (classes, result[1][core]) + ((result[2][(slice(None),) + core],) if probabilities else ())
+    top = None if result[1] is None else result[1][core]
+    out = (classes, top) + ((result[2][(slice(None),) + core],) if probabilities else ())
     return out, (int(np.count_nonzero(raw != NODATA_CLASS)), int(np.count_nonzero(classes != raw)))
 
 
 def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = False,
-                      threads: int | None = None, majority: int | None = None
+                      threads: int | None = None, majority: int | None = None, probability: bool = True
                       ) -> Iterator[tuple[object, tuple[np.ndarray, ...], tuple[int, int]]]:
     """Read and classify ``windows`` of ``stack`` on ``threads`` threads at once; yields ``(window, result,
     counts)`` as each is done (in any order), ``result`` and ``counts`` as :func:`predict_window` gives them
-    (with ``majority``, the class map regularized by a majority filter in the same pass).
+    (with ``majority``, the class map regularized by a majority filter in the same pass; without
+    ``probability``, no winning probability: ``None``).
 
     The threads read through one set of open files, their reads taking turns (``ImageStack.reader(lock=...)``:
     each block is decoded once, also where windows' margins overlap), and each predicts with a one-thread copy
@@ -267,7 +272,7 @@ def predicted_windows(stack, model, windows: Iterable, *, probabilities: bool = 
 
         def work(window):
             return (window, *predict_window(read, model1, window, probabilities=probabilities,
-                                            majority=majority, shape=shape))
+                                            majority=majority, shape=shape, probability=probability))
 
         todo = iter(windows)
         with ThreadPoolExecutor(threads, thread_name_prefix="landclass-predict") as pool:
@@ -307,7 +312,7 @@ def _read_and_predict(stack, model, windows: list, probabilities: bool, majority
     with stack.reader() as read:
         for window in windows:
             result, counts = predict_window(read, model, window, probabilities=probabilities, majority=majority,
-                                            shape=(stack.grid.height, stack.grid.width))
+                                            shape=(stack.grid.height, stack.grid.width), probability=probability)
             if not probability:
                 result = (result[0], None) + tuple(result[2:])
             out.append((window, result, counts))
@@ -516,7 +521,7 @@ def write_classification(output: str | os.PathLike, stack, model, *, probability
                                          majority=majority, probability=dst_p is not None)
                             if client is not None else
                             predicted_windows(stack, model, windows, probabilities=dst_q is not None,
-                                              threads=threads, majority=majority))
+                                              threads=threads, majority=majority, probability=dst_p is not None))
             try:
                 for window, result, counts in done_windows:
                     valid, changed = valid + counts[0], changed + counts[1]

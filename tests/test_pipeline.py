@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 import shapely
 
@@ -95,3 +96,32 @@ def test_collected_points_in_a_recipe(tmp_path):
     agree = (mapped[frame["row"], frame["col"]] == frame["class"]).mean()
     assert agree > 0.9
     assert shapely.Point(points[0]["x"], points[0]["y"]).x < 0  # western hemisphere: lon/lat kept as given
+
+
+def _sample_recipe():
+    from landclass_ui.sample import sample_paths
+
+    paths = sample_paths()
+    return Recipe(images=[ImageRef(paths.safe)], training=[TrainingRef("file", paths.polygons, "class")])
+
+
+@pytest.mark.parametrize("make_recipe", [l5_recipe, _sample_recipe], ids=["l5-band-files", "s2-safe"])
+def test_predict_block_in_chunks_and_without_the_probability_gives_the_same_classes(make_recipe):
+    from rasterio.windows import Window
+
+    from landclass_ui.pipeline import apply_preset
+
+    recipe = make_recipe()
+    apply_preset(recipe)  # with indices, as the command line classifies by default
+    prepared = prepare(recipe)
+    model = fit(prepared.samples, prepared.legend)
+    data = prepared.stack.read(Window(30, 20, 200, 150))
+    data[-1, 10:20, 30:60] = np.nan  # a computed band missing is enough to leave a pixel unclassified
+    classes, prob = predict_block(model, data)
+    assert (classes[10:20, 30:60] == 255).all() and (classes != 255).sum() == 150 * 200 - 300
+    chunked, chunked_prob = predict_block(model, data, chunk=7000)
+    np.testing.assert_array_equal(chunked, classes)
+    np.testing.assert_array_equal(chunked_prob, prob)
+    only, none = predict_block(model, data, chunk=7000, probability=False)
+    assert none is None
+    np.testing.assert_array_equal(only, classes)
