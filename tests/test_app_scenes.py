@@ -304,6 +304,24 @@ def test_the_map_shows_the_legend_and_follows_its_edits(app):
     assert app.map.legend.value == ""
 
 
+def test_the_map_names_the_class_a_click_adds_after_the_legend_renames_or_recolours_it(app):
+    # a new recipe without a training file: the user types the legend in LEG (found by hand on a Landsat 7
+    # scene: the map said "a click adds Class 1" after class 1 was renamed "water")
+    app.new_button.click()
+    app.wait_idle()
+    for _ in range(3):
+        app.leg.add_button.click()
+    assert "a click adds" in app.map.click_class.value and "Class 1" in app.map.click_class.value
+    name = app.leg.rows.children[0].children[1]
+    name.value = "water"
+    assert app.trn.chooser.value == 1 and "water" in app.map.click_class.value
+    assert "Class 1" not in app.map.click_class.value
+    app.leg.rows.children[0].children[2].value = "#123456"
+    assert "#123456" in app.map.click_class.value
+    app.trn.chooser.value = 2
+    assert "Class 2" in app.map.click_class.value
+
+
 def test_a_training_file_of_another_area_is_refused_and_the_right_one_still_loads(app):
     """The bundled scene (Toulouse) is open: the Landsat 5 polygons (Amazon) are refused with a red line naming
     both extents, nothing is added to the recipe, and the scene's own polygons load and classify after it."""

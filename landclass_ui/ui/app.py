@@ -390,6 +390,7 @@ class LandclassApp:
                               "too", "info")
         if changed & {"legend"}:
             self._show_legend()
+            self._show_click_class()  # a renamed or recoloured class keeps its value: the chooser does not change
         if self.name.value != self.store.recipe.name:
             self.name.value = self.store.recipe.name
         if label in ("new recipe", "open recipe"):
