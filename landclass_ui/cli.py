@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -198,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=lambda: _classifier_epilog() + "\n\n" + _derived_epilog(),
                        formatter_class=_HelpFormatter)
     c.add_argument("images", nargs="+", metavar="IMAGE",
-                   help="raster file(s) (GeoTIFF/COG/VRT/JPEG2000, stacked in this order) or a Sentinel-2 .SAFE")
+                   help="raster file(s) (GeoTIFF/COG/VRT/JPEG2000, stacked in this order; a quoted pattern such as "
+                        "'/data/LC08_*_SR_B*.tif' is expanded in sorted order) or a Sentinel-2 .SAFE")
     c.add_argument("-t", "--training", action="append", metavar="FILE", default=[],
                    help="training data: GeoJSON, shapefile, GeoPackage or CSV points (repeatable)")
     c.add_argument("--class-field", help="attribute holding the class (default: class)")
@@ -754,6 +756,11 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         warnings.simplefilter("ignore")
     try:
+        if getattr(args, "images", None):  # a pattern, as the dashboard takes it (Windows' shells do not expand)
+            from .imagery import expand_paths
+
+            args.images = [p for text in args.images
+                           for p in (expand_paths(text) if glob.has_magic(text) else [text])]
         if args.command == "classify":
             return _run(args, _recipe_from_classify(args))
         if args.command == "run":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import glob
 import os
 import re
 import threading
@@ -49,6 +50,7 @@ __all__ = [
     "BandSource",
     "ImageStack",
     "open_image",
+    "expand_paths",
     "with_masks",
     "check_pixels",
     "masked_share",
@@ -743,6 +745,28 @@ def _read_one(path: str, **options) -> ImageStack:
     if not os.path.exists(path):
         raise ImageError(f"image not found: {path}; check the path (a raster file or a Sentinel-2 .SAFE folder)")
     raise ImageError(f"{path} is neither a raster file nor a Sentinel-2 .SAFE folder")
+
+
+def expand_paths(text: str) -> list[str]:
+    """The absolute paths a user typed: one path, or a pattern with ``*``/``?``/``[...]`` (e.g.
+    ``/data/T11UPT_*_B*_60m.jp2`` for loose band files), expanded in sorted order.
+
+    Raises
+    ------
+    ImageError
+        Nothing typed, or a pattern that matches no file.
+    """
+    text = text.strip()
+    if not text:
+        raise ImageError("type the path of an image (a raster file, a Sentinel-2 .SAFE folder or a pattern "
+                         "like /data/*_B*.TIF), or pick one with Browse")
+    path = os.path.abspath(os.path.expanduser(text))  # the saved recipe must not depend on the cwd
+    if not glob.has_magic(path):
+        return [path]
+    found = sorted(glob.glob(path))
+    if not found:
+        raise ImageError(f"no file matches {text}; check the folder and the pattern")
+    return found
 
 
 def open_image(

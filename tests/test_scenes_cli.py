@@ -248,3 +248,21 @@ def test_l8_info_lists_the_band_names():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("grid: 740 x 167 px, pixel 30 x 30, EPSG:32611")
     assert [line.split("\t")[0] for line in lines[1:] if "\t" in line] == L8_BANDS
+
+
+@pytest.mark.parametrize("scene, pattern, listed, training", [
+    ("s2", SCENE / "T11UPT_20200804T183919_B*_60m.jp2", FILES, POLYGONS),
+    ("l8", L8_FILES[0].parent / "LC08_*_SR_B*.tif", L8_FILES, L8_POINTS)])
+def test_a_quoted_pattern_of_band_files_classifies_as_the_files_listed(tmp_path_factory, scene, pattern, listed,
+                                                                       training):
+    # a pattern the shell did not expand (quoted, or a Windows shell): the command expands it, in sorted order
+    # (the dashboard's IMG takes the same patterns): the same map as with the files listed in that order
+    by_pattern, _ = classify(tmp_path_factory, f"{scene}_pattern", [pattern], training)
+    by_list, _ = classify(tmp_path_factory, f"{scene}_listed", sorted(map(str, listed)), training)
+    with rasterio.open(by_pattern / "map.tif") as a, rasterio.open(by_list / "map.tif") as b:
+        assert a.descriptions == b.descriptions and a.crs == b.crs and a.transform == b.transform
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+    missing = run_cli("classify", str(pattern).replace("_B*", "_X*"), "--training", training,
+                      "-o", tmp_path_factory.mktemp(f"{scene}_none") / "map.tif")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        f"landclass: error: no file matches {str(pattern).replace('_B*', '_X*')}; check the folder and the pattern"]

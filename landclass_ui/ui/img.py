@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from ..cloudmask import find_mask, split_layers
 from ..errors import ImageError
-from ..imagery import check_pixels, with_masks
+from ..imagery import check_pixels, expand_paths, with_masks
 from ..indices import INDICES, OPERATIONS, add_derived, available_indices
 from ..pipeline import combine_refs, mask_summary, open_recipe_images, open_ref
 from ..recipe import ImageRef
@@ -17,36 +17,12 @@ from ..sensors import COMPOSITES, ROLES, SENSORS, detect_sensor, resolve_roles, 
 from ..store import RecipeStore
 from .common import Message, guarded
 
-__all__ = ["ImagePanel", "expand_paths", "MAX_PIXELS"]
+__all__ = ["ImagePanel", "MAX_PIXELS"]
 
 #: The largest image file (pixels) the dashboard opens: about 31600 x 31600 px (a Sentinel-2 tile at 10 m is 10980
 #: x 10980). Its previews, display copy and live classification read the image at reduced sizes, which for a file
 #: without overviews means reading it all, each time.
 MAX_PIXELS = 1_000_000_000
-
-
-def expand_paths(text: str) -> list[str]:
-    """The absolute paths a user typed: one path, or a pattern with ``*``/``?``/``[...]`` (e.g.
-    ``/data/T11UPT_*_B*_60m.jp2`` for loose band files), expanded in sorted order.
-
-    Raises
-    ------
-    ImageError
-        Nothing typed, or a pattern that matches no file.
-    """
-    import glob
-
-    text = text.strip()
-    if not text:
-        raise ImageError("type the path of an image (a raster file, a Sentinel-2 .SAFE folder or a pattern "
-                         "like /data/*_B*.TIF), or pick one with Browse")
-    path = os.path.abspath(os.path.expanduser(text))  # the saved recipe must not depend on the cwd
-    if not glob.has_magic(path):
-        return [path]
-    found = sorted(glob.glob(path))
-    if not found:
-        raise ImageError(f"no file matches {text}; check the folder and the pattern")
-    return found
 
 
 class ImagePanel:
