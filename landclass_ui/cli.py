@@ -759,8 +759,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "images", None):  # a pattern, as the dashboard takes it (Windows' shells do not expand)
             from .imagery import expand_paths
 
-            args.images = [p for text in args.images
-                           for p in (expand_paths(text) if glob.has_magic(text) else [text])]
+            pattern = [glob.has_magic(text) and not os.path.exists(text) for text in args.images]
+            args.images = [p for text, is_pattern in zip(args.images, pattern)
+                           for p in (expand_paths(text) if is_pattern else [text])]
         if args.command == "classify":
             return _run(args, _recipe_from_classify(args))
         if args.command == "run":

@@ -761,7 +761,7 @@ def expand_paths(text: str) -> list[str]:
         raise ImageError("type the path of an image (a raster file, a Sentinel-2 .SAFE folder or a pattern "
                          "like /data/*_B*.TIF), or pick one with Browse")
     path = os.path.abspath(os.path.expanduser(text))  # the saved recipe must not depend on the cwd
-    if not glob.has_magic(path):
+    if not glob.has_magic(path) or os.path.exists(path):  # a file or folder whose name has [ ] or * in it
         return [path]
     found = sorted(glob.glob(path))
     if not found:

@@ -757,3 +757,21 @@ def test_a_locked_reader_shared_by_threads_reads_what_one_thread_reads(scene):
     for e, o in zip(expected, got):
         np.testing.assert_array_equal(e, o)
     assert any(np.isfinite(e).any() for e in expected)
+
+
+def test_expand_paths_takes_patterns_and_names_with_brackets(tmp_path):
+    from landclass_ui.imagery import expand_paths
+
+    l8 = Path(__file__).parent / "data" / "l8_t11upt"
+    folder = tmp_path / "landsat [2020]"  # brackets in a real folder name are not a pattern
+    folder.mkdir()
+    for band in ("B5", "B3", "B4"):
+        shutil.copy(l8 / f"LC08_L2SP_043024_20200802_20200914_02_T1_SR_{band}.tif", folder / f"SR_{band}.tif")
+    literal = str(folder / "SR_B4.tif")
+    assert expand_paths(literal) == [literal]
+    assert expand_paths(str(l8 / "LC08_*_SR_B[45].tif")) == [
+        str(l8 / f"LC08_L2SP_043024_20200802_20200914_02_T1_SR_{b}.tif") for b in ("B4", "B5")]
+    with pytest.raises(ImageError, match="no file matches .*SR_B9\\*; check the folder and the pattern"):
+        expand_paths(str(l8 / "SR_B9*"))
+    stack = open_image(literal)
+    assert stack.grid.width > 0 and len(stack.bands) == 1
