@@ -322,6 +322,18 @@ def test_the_map_names_the_class_a_click_adds_after_the_legend_renames_or_recolo
     assert "Class 2" in app.map.click_class.value
 
 
+def test_the_new_recipe_note_goes_once_an_image_is_opened(app):
+    # seen on a CI screenshot: "new recipe ...: open an image in IMG" stayed after the image was opened and classified
+    image, adds, training, field = SCENES["s2-t11upt-jp2"]  # bands with known roles: no composite note
+    app.new_button.click()
+    app.wait_idle()
+    assert "open an image in IMG" in app.message.value and not is_error(app.message)
+    app.img.path.value = image
+    app.img.open_button.click()
+    app.wait_idle()
+    assert app.store.recipe.images and "open an image in IMG" not in app.message.value
+
+
 def test_a_training_file_of_another_area_is_refused_and_the_right_one_still_loads(app):
     """The bundled scene (Toulouse) is open: the Landsat 5 polygons (Amazon) are refused with a red line naming
     both extents, nothing is added to the recipe, and the scene's own polygons load and classify after it."""

@@ -231,8 +231,8 @@ class LandclassApp:
             recipe.name = f"{base}_{n}"
         self.store.start(recipe, "new recipe")
         self.tabs.selected_index = 0
-        self.message.show(f"new recipe {self.store.recipe.name!r}: open an image in IMG ({old!r} is saved and "
-                          "can be opened again)", "ok")
+        self._note("recipe", f"new recipe {self.store.recipe.name!r}: open an image in IMG ({old!r} is saved and "
+                             "can be opened again)", "ok")
 
     def open_recipe(self, name: str) -> None:
         """Make the saved recipe ``name`` the current one."""
@@ -388,6 +388,8 @@ class LandclassApp:
         if self.store.merged or label == "reload":
             self.message.show("this recipe was also edited in another tab or window: its changes are kept here "
                               "too", "info")
+        if changed & set(IMAGE_SECTIONS) and self.store.recipe.images:
+            self._note("recipe", None)  # "new recipe: open an image in IMG" is done
         if changed & {"legend"}:
             self._show_legend()
             self._show_click_class()  # a renamed or recoloured class keeps its value: the chooser does not change
@@ -553,7 +555,8 @@ class LandclassApp:
     def _note(self, source: str, note: str | None, kind: str = "info", *, stale_errors: bool = False) -> None:
         """Show ``source``'s ``note`` on the message line as ``kind``; with no note, take ``source``'s previous
         note away if it is still shown (a later message stays), and with ``stale_errors`` also an error left from
-        an earlier action (refused, so stale once the map is classified). Sources: ``"composite"`` (why the
+        an earlier action (refused, so stale once the map is classified). Sources: ``"recipe"`` (a new recipe's
+        next step, gone once an image is opened), ``"composite"`` (why the
         composite differs from the one asked for, gone once the bands it needs are added), ``"live"`` (the live
         classification's own message, e.g. a training file left out). Other messages (another tab's edits
         merged) are not cleared by these."""
