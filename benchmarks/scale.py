@@ -17,7 +17,9 @@ Printed: wall seconds, peak RSS, naive / landclass ratio (> 1: landclass is fast
 share of pixels where both maps agree, and the seconds of landclass's classification stage (windows read,
 indices computed, classified, majority-filtered and written; from its log line ``classified N Mpx in S s``): with
 ``--inference`` that stage's throughput is compared with the model's alone (the same fitted, compiled forest
-predicting the same pixels from memory on all cores), timed just before and just after each landclass run (the
+predicting the same pixels from memory on all cores: one engine on all threads or one-thread engines on a thread
+each, 65536 or 262144 pixels per call, each way 3 times in turns, the best way's median, with the allocator
+settings ``landclass`` uses, :mod:`landclass_ui._allocator`), timed just before and just after each landclass run (the
 machine's speed drifts between minutes: one inference run minutes away from the landclass run measured that drift
 as much as the stage's overhead), and with ``--dask`` its speed-up on 2
 workers against 1 (the stage the workers run). Targets (issue 11): >= 1.5x faster than naive at 30 Mpx, peak RSS
@@ -76,6 +78,8 @@ from landclass_ui.export import default_threads
 from landclass_ui.model import fit, single_threaded
 from landclass_ui.pipeline import apply_preset, prepare
 from landclass_ui.recipe import ImageRef, Recipe, TrainingRef
+from landclass_ui._allocator import keep_freed_memory
+keep_freed_memory()  # as `landclass classify` does: the same allocator for the ceiling as for the stage
 image, polygons = sys.argv[1:3]
 recipe = Recipe(images=[ImageRef(image)], training=[TrainingRef("file", polygons, "class")])
 apply_preset(recipe)  # the model `landclass classify` fits by default: the bands with NDVI and NDWI
@@ -85,22 +89,23 @@ data = stack.read()  # every pixel in memory first, in the model's layout (pixel
 pixels = np.ascontiguousarray(data.reshape(data.shape[0], -1).T)  # prediction is timed
 del data
 threads = default_threads()
-engine = "scikit-learn"
-rates = []
-for nthread in (threads, 1):  # the engine's own threads; or as many one-thread engines, one block each
-    compiled = compile_model(model if nthread > 1 else single_threaded(model), pixels[:5000], nthread=nthread)
-    engine = "compiled" if compiled is not model else engine
-    for chunk in (65_536, 262_144):  # the fastest counts (4 M pixels at once: 20 % slower, out of cache)
-        blocks = [pixels[i:i + chunk] for i in range(0, len(pixels), chunk)]
-        start = time.perf_counter()
-        if nthread > 1:
-            for block in blocks:
-                compiled.estimator.predict_proba(block)
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(compiled.estimator.predict_proba, blocks))
-        rates.append(len(pixels) / (time.perf_counter() - start) / 1e6)
-print(engine, max(rates))
+engines = {nthread: compile_model(model if nthread > 1 else single_threaded(model), pixels[:5000], nthread=nthread)
+           for nthread in (threads, 1)}  # the engine's own threads; or as many one-thread engines, one block each
+engine = "compiled" if engines[1] is not model else "scikit-learn"
+rates = {}
+for _ in range(3):  # each way 3 times, in turns: the machine's speed drifts; a way's median, the best way counts
+    for nthread, compiled in engines.items():
+        for chunk in (65_536, 262_144):  # (4 M pixels at once: 20 % slower, out of cache)
+            blocks = [pixels[i:i + chunk] for i in range(0, len(pixels), chunk)]
+            start = time.perf_counter()
+            if nthread > 1:
+                for block in blocks:
+                    compiled.estimator.predict_proba(block)
+            else:
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(compiled.estimator.predict_proba, blocks))
+            rates.setdefault((nthread, chunk), []).append(len(pixels) / (time.perf_counter() - start) / 1e6)
+print(engine, max(sorted(r)[1] for r in rates.values()))
 '''
 
 

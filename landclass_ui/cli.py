@@ -762,6 +762,10 @@ def main(argv: list[str] | None = None) -> int:
             pattern = [glob.has_magic(text) and not os.path.exists(text) for text in args.images]
             args.images = [p for text, is_pattern in zip(args.images, pattern)
                            for p in (expand_paths(text) if is_pattern else [text])]
+        if args.command in ("classify", "run", "apply", "demo"):  # a whole scene: windows' memory reused
+            from ._allocator import keep_freed_memory
+
+            keep_freed_memory()
         if args.command == "classify":
             return _run(args, _recipe_from_classify(args))
         if args.command == "run":

@@ -300,7 +300,7 @@ class ImageStack:
                 with guard:
                     for i, band in enumerate(self.bands):
                         if band.computed is None:
-                            out[i] = _read_band(datasets[band.path], band, window, alphas[band.path], out_shape)
+                            _read_band(datasets[band.path], band, window, alphas[band.path], out_shape, out=out[i])
                             done[band.name] = i
                     extra = {b.name: _read_band(datasets[b.path], b, window, alphas[b.path], out_shape)
                              for b in own if b.name not in done}  # other dates' bands, for the gap filling
@@ -404,7 +404,8 @@ def _open_raster(path: str):
 
 
 def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
-               out_shape: tuple[int, int] | None = None) -> np.ndarray:
+               out_shape: tuple[int, int] | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """One band of ``window`` as float32 ``(h, w)`` (into ``out`` when given), NaN where nodata, scaled."""
     sized = {} if out_shape is None else {"out_shape": out_shape, "resampling": Resampling.average}
     # GDAL's mask is needed only for a mask band or alpha of the file's own (or of GDAL's overview averaging);
     # a nodata value is compared here, without GDAL reading the band a second time for its mask
@@ -416,21 +417,35 @@ def _read_band(src, band: BandSource, window: Window, alpha: int | None = None,
     except rasterio.errors.RasterioIOError as exc:
         raise ImageError(f"cannot read band {band.name} of {band.path} ({_gdal_reason(exc)}): the file is damaged or "
                          "truncated; download or export it again") from None
+    file_nodata = None
     if own_mask:
         mask, data = np.ma.getmaskarray(data), data.data
     else:
         file_nodata = src.nodatavals[band.index - 1] if MaskFlags.nodata in flags else None
-        mask = data == file_nodata if file_nodata is not None else np.zeros(data.shape, bool)
-    values = data.astype(np.float32)
-    if band.nodata is not None:
-        mask |= data == band.nodata
-    if outside is not None:
-        mask |= outside
-    if band.scale != 1.0 or band.offset != 0.0:
-        values = values * np.float32(band.scale) + np.float32(band.offset)
-    if mask.any():
+        mask = _equal_to(data, file_nodata) if file_nodata is not None else None
+    values = np.empty(data.shape, np.float32) if out is None else out
+    np.copyto(values, data, casting="unsafe")  # the digital numbers as float32, straight into the stack
+    for more in (_equal_to(data, band.nodata) if band.nodata is not None and band.nodata != file_nodata else None,
+                 outside):
+        if more is not None:
+            mask = more if mask is None else mask | more
+    if band.scale != 1.0 or band.offset != 0.0:  # in place, in float32: as ``values * scale + offset``
+        values *= np.float32(band.scale)
+        values += np.float32(band.offset)
+    if mask is not None and mask.any():
         values[mask] = np.nan
     return values
+
+
+def _equal_to(data: np.ndarray, value: float) -> np.ndarray:
+    """``data == value`` (bool, ``data``'s shape), compared in ``data``'s own type when ``value`` is one of its
+    values: an integer band compared with a Python float is otherwise cast whole to float64 first."""
+    if np.issubdtype(data.dtype, np.integer) and float(value).is_integer():
+        info = np.iinfo(data.dtype)
+        if not info.min <= value <= info.max:
+            return np.zeros(data.shape, bool)  # a nodata value the band's type cannot hold
+        return data == data.dtype.type(int(value))
+    return data == value
 
 
 def _open_mask(files: contextlib.ExitStack, mask: MaskSource, grid: Grid):

@@ -264,4 +264,7 @@ def run_task(folder: str | os.PathLike) -> int:
 
 
 if __name__ == "__main__":
+    from ._allocator import keep_freed_memory
+
+    keep_freed_memory()  # this process classifies a scene and ends: freed windows are reused (issue 11)
     sys.exit(run_task(sys.argv[1]))

@@ -147,18 +147,22 @@ def predict_block(model: TrainedModel, data: np.ndarray, *, chunk: int | None = 
         uint8 ``(height, width)``: winning-class probability in percent (0-100), 255 where nodata.
     """
     n_band, height, width = data.shape
-    pixels = data.reshape(n_band, -1).T
+    bands = data.reshape(n_band, -1)
     valid = _valid(data).ravel()
     values = model.class_values.astype(np.uint8)
     rows = None if valid.all() else np.flatnonzero(valid)  # most blocks: no gather of pixels, no scatter
     classes = np.full(height * width, NODATA_CLASS, np.uint8)
     top_percent = np.full(height * width, 255, np.uint8) if probability else None
-    count = len(pixels) if rows is None else len(rows)
+    count = bands.shape[1] if rows is None else len(rows)
     step = chunk or max(count, 1)
+    pixels = np.empty((min(step, count), n_band), np.float32)  # one chunk in the model's layout, reused
     for start in range(0, count, step):
         where = slice(start, start + step) if rows is None else rows[start:start + step]
-        best, top = winners(model.estimator.predict_proba(pixels[where]))
-        classes[where] = values[best]
+        chunk_pixels = pixels[:len(classes[where])]
+        for j, band in enumerate(bands):  # band by band: long runs (a whole-array transpose walks 6-value rows)
+            chunk_pixels[:, j] = band[where]
+        best, top = winners(model.estimator.predict_proba(chunk_pixels), labels=values)
+        classes[where] = best
         if top_percent is not None:
             top_percent[where] = _percent(top)
     return classes.reshape(height, width), None if top_percent is None else top_percent.reshape(height, width)
@@ -176,7 +180,7 @@ def _valid(data: np.ndarray) -> np.ndarray:
     return valid
 
 
-def winners(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def winners(proba: np.ndarray, *, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each row's winning column and its probability: ``proba.argmax(axis=1)`` (the first column on a tie)
     and ``proba.max(axis=1)``, the same values, from float ``(n, n_classes)`` (at most 255 columns: a legend's
     classes); returns uint8 ``(n,)`` and ``(n,)`` of ``proba``'s dtype.
@@ -185,20 +189,27 @@ def winners(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first, updating the winner and the maximum in place (a 512 x 512 block, 3 classes: 0.5 ms; ``argmax`` and
     ``max``: 9 ms).
 
+    With ``labels`` (uint8 ``(n_classes,)``: the class value of each column), the winners are given as those
+    values, ``labels[argmax]``, without a lookup afterwards.
+
     >>> winners(np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2]]))
     (array([1, 0], dtype=uint8), array([0.5, 0.4]))
+    >>> winners(np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2]]), labels=np.array([10, 20, 30], np.uint8))[0]
+    array([20, 10], dtype=uint8)
     """
-    columns = np.ascontiguousarray(np.asarray(proba).T)
-    n_classes = len(columns)
+    proba = np.asarray(proba)
+    n_classes = proba.shape[1]
     if n_classes > 255:
         raise ValueError(f"{n_classes} classes: a legend has at most 255")
-    top = columns[-1].copy()
-    best = np.full(len(top), n_classes - 1, np.uint8)
+    label = (lambda j: j) if labels is None else (lambda j: labels[j])
+    top = proba[:, -1].copy()
+    best = np.full(len(top), label(n_classes - 1), np.uint8)
     beats, scratch = np.empty(len(top), bool), np.empty(len(top), np.uint8)
     for j in range(n_classes - 2, -1, -1):  # the last column first: an earlier column wins a tie
-        np.greater_equal(columns[j], top, out=beats)
-        np.maximum(top, columns[j], out=top)
-        fill_where(best, j, beats, scratch)
+        column = proba[:, j]  # a strided view: a transposed copy of the whole array costs more than it saves
+        np.greater_equal(column, top, out=beats)
+        np.maximum(top, column, out=top)
+        fill_where(best, label(j), beats, scratch)
     return best, top
 
 

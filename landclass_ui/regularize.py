@@ -119,7 +119,8 @@ def majority_filter(classes, size: int, *, nodata: int | None = 255, values=None
     keep = own_count == best_count
     if nodata is not None:
         keep |= classes == nodata
-    return np.where(keep, classes, best_class)
+    fill_where(best_class, classes, keep, scratch)  # np.where(keep, classes, best_class), in place
+    return best_class
 
 
 def sieve(classes, min_pixels: int, *, nodata: int | None = 255, connectivity: int = 8) -> np.ndarray:

@@ -138,3 +138,18 @@ def test_a_cancelled_export_stops_and_leaves_nothing(prepared, tmp_path):
     total = prepared.stack.grid.width * prepared.stack.grid.height
     assert seen and seen[-1] < total  # stopped before the end
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_line_keeps_freed_memory_for_reuse_with_glibc():
+    """On Linux with glibc (CI's and the benchmark's machine), glibc accepts every allocator setting (``mallopt``
+    returns 0 for a value out of its range, and then this is False)."""
+    import platform
+    import subprocess
+    import sys
+
+    libc, _ = platform.libc_ver()
+    assert libc == "glibc", "this test runs where landclass's exports run: Linux with glibc"
+    # in a process of its own: the settings stay with the process that makes them
+    code = "from landclass_ui._allocator import keep_freed_memory; print(keep_freed_memory())"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
+        == "True"

@@ -775,3 +775,20 @@ def test_expand_paths_takes_patterns_and_names_with_brackets(tmp_path):
         expand_paths(str(l8 / "SR_B9*"))
     stack = open_image(literal)
     assert stack.grid.width > 0 and len(stack.bands) == 1
+
+
+def test_a_nodata_value_is_compared_in_the_bands_own_type():
+    """The reader compares a uint16 band with its nodata in uint16 (not cast whole to float64); a nodata value the
+    type cannot hold (negative, fractional, NaN) matches no pixel, as NumPy's float comparison says."""
+    from landclass_ui.imagery import _equal_to
+
+    data = np.array([[0, 1, 65535], [7, 0, 2]], np.uint16)
+    for value in (0.0, 65535.0, 7, -9999.0, 1.5, 70000.0, float("nan")):
+        with np.errstate(invalid="ignore"):
+            expected = data.astype(np.float64) == value
+        got = _equal_to(data, value)
+        assert got.dtype == bool and got.shape == data.shape
+        assert (got == expected).all(), value
+    floats = np.array([1.5, np.nan, -9999.0], np.float32)
+    assert _equal_to(floats, -9999.0).tolist() == [False, False, True]
+    assert _equal_to(floats, 1.5).tolist() == [True, False, False]
