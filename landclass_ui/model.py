@@ -135,9 +135,11 @@ def predict_block(model: TrainedModel, data: np.ndarray, *, chunk: int | None = 
     probability : bool
         Also return the winning-class probability (False: ``None`` in its place, not computed).
     chunk : int, optional
-        Predict at most this many pixels per call of the estimator (None: all at once). Whole-scene export
-        predicts 65536 at a time: the probabilities of a chunk are still in the CPU's cache when the winning
-        class is taken from them (5 % less time per 512 x 512 window with the compiled forest, 2 cores).
+        Predict about this many pixels per call of the estimator, in chunks of even size (the nearest whole
+        number of chunks; None: all at once). Whole-scene export predicts about 65536 at a time: the
+        probabilities of a chunk are still in the CPU's cache when the winning class is taken from them (5 %
+        less time per 512 x 512 window with the compiled forest, 2 cores); a window with a majority filter's
+        margin (514 x 514) is 4 chunks, not 4 and a sliver.
 
     Returns
     -------
@@ -154,7 +156,7 @@ def predict_block(model: TrainedModel, data: np.ndarray, *, chunk: int | None = 
     classes = np.full(height * width, NODATA_CLASS, np.uint8)
     top_percent = np.full(height * width, 255, np.uint8) if probability else None
     count = bands.shape[1] if rows is None else len(rows)
-    step = chunk or max(count, 1)
+    step = -(-count // max(1, round(count / chunk))) if chunk and count else max(count, 1)  # even, about ``chunk``
     pixels = np.empty((min(step, count), n_band), np.float32)  # one chunk in the model's layout, reused
     for start in range(0, count, step):
         where = slice(start, start + step) if rows is None else rows[start:start + step]
