@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "landclass_ui"
 
 #: Layers, lowest first. A module may import from its own layer and the layers below, never above.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "_files", "_arrays", "sensors", "sample", "tiles", "cloudmask", "timeseries"}),
+    ("base", {"errors", "_files", "_arrays", "_allocator", "sensors", "sample", "tiles", "cloudmask", "timeseries"}),
     ("data model", {"legend", "classifiers", "imagery"}),
     ("features", {"indices", "auxiliary", "recipe", "regions", "relocate"}),
     ("training", {"training"}),
