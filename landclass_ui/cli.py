@@ -169,7 +169,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-size", type=float, metavar="GB", default=4.0,
                    help="write an output larger than this (uncompressed, in GiB) as tiles <stem>-<row>-<col>.tif "
                         "plus a VRT <stem>.vrt that mosaics them, as SEPAL does (default 4)")
-    p.add_argument("--block", type=int, default=512, help="prediction window size in pixels (default 512)")
+    p.add_argument("--block", type=int, help="prediction window size in pixels (default 1024)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="classify on a local Dask cluster of N worker processes (one thread each)")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -160,7 +160,7 @@ def predict_block(model: TrainedModel, data: np.ndarray, *, chunk: int | None = 
     pixels = np.empty((min(step, count), n_band), np.float32)  # one chunk in the model's layout, reused
     for start in range(0, count, step):
         where = slice(start, start + step) if rows is None else rows[start:start + step]
-        chunk_pixels = pixels[:len(classes[where])]
+        chunk_pixels = pixels[:min(step, count - start)]
         for j, band in enumerate(bands):  # band by band: long runs (a whole-array transpose walks 6-value rows)
             chunk_pixels[:, j] = band[where]
         best, top = winners(model.estimator.predict_proba(chunk_pixels), labels=values)

@@ -645,7 +645,7 @@ class RunResult:
 
 def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabilities: bool = False,
         samples_out: str | None = None, recipe_out: str | None = None, progress: bool | None = None,
-        block: int = 512, log: Callable[[str], None] | None = None,
+        block: int | None = None, log: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         validation_ratio: float | None = None, reference: TrainingRef | None = None,
         reference_remap: dict | None = None, cv_folds: int | None = None, seed: int = 0,
@@ -707,8 +707,8 @@ def run(recipe: Recipe, output: str, *, probability: bool = False, class_probabi
         say(f"{model.classifier} fitted in {model.fit_seconds:.2f} s on {len(held.learning.frame)} pixels")
     paths: OutputPaths = export.write_classification(
         output, prepared.stack, model, probability=probability, class_probabilities=class_probabilities,
-        progress=progress, block=block, on_progress=on_progress, client=client, cancel=cancel, scale=scale,
-        max_file_bytes=max_file_bytes, majority=majority, mmu=mmu)
+        progress=progress, block=block or export.WINDOW, on_progress=on_progress, client=client, cancel=cancel,
+        scale=scale, max_file_bytes=max_file_bytes, majority=majority, mmu=mmu)
     say(paths.stage_line(prepared.stack.grid.width * prepared.stack.grid.height))
     if paths.regularization:
         say("regularization: " + paths.regularization)
